@@ -1,0 +1,70 @@
+// swift-tools-version:6.0
+// ModScope: finds functional modules in trained neural networks (attribution → biclustering → evaluation),
+// with a distributed attribution runtime on ZeroMQ. See docs/architecture.md for the module graph.
+import PackageDescription
+
+/// Release builds of numeric kernels: bounds checks stay on in Swift code (safety first); hot loops use
+/// unsafe buffer pointers explicitly.
+let swiftSettings: [SwiftSetting] = []
+
+let package = Package(
+    name: "ModScope",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "modscope", targets: ["ModScopeCLI"]),
+        .library(name: "ModScope", targets: ["ModScope"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    ],
+    targets: [
+        // System libraries (module map + pkg-config + apt provider).
+        .systemLibrary(
+            name: "COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        .systemLibrary(
+            name: "CZeroMQ", pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]),
+
+        // Tensors and kernels: the only target that calls BLAS/LAPACK.
+        .target(name: "TensorCore", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
+        // Computation graph: op table (forward + VJP), executor, reverse mode, backward-rule overrides.
+        .target(name: "Autodiff", dependencies: ["TensorCore"], swiftSettings: swiftSettings),
+        // ONNX protobuf (generated, committed) and the importer ONNX → Autodiff graph.
+        .target(
+            name: "ONNX",
+            dependencies: ["Autodiff", "TensorCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: swiftSettings),
+        // Layer attribution methods (Captum parity), quadrature, targets, data readers.
+        .target(name: "Attribution", dependencies: ["Autodiff", "TensorCore"], swiftSettings: swiftSettings),
+        // Spectral co-clustering / biclustering, k-means, consensus, k selection.
+        .target(name: "Biclustering", dependencies: ["TensorCore"], swiftSettings: swiftSettings),
+        // Coordinator/worker state machines, leases, journal, wire messages. No ML imports.
+        .target(
+            name: "BatchRuntime", dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
+        // libzmq wrapper and transport: the only target that calls libzmq.
+        .target(name: "ZeroMQTransport", dependencies: ["CZeroMQ", "BatchRuntime"], swiftSettings: swiftSettings),
+        // The pipeline: jobs, run folder, evaluation, report.
+        .target(
+            name: "ModScope",
+            dependencies: [
+                "TensorCore", "Autodiff", "ONNX", "Attribution", "Biclustering", "BatchRuntime", "ZeroMQTransport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+        // The command-line tool (ArgumentParser commands only).
+        .executableTarget(
+            name: "ModScopeCLI",
+            dependencies: ["ModScope", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings),
+
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], resources: []),
+        .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "TensorCore"]),
+        .testTarget(
+            name: "ONNXTests", dependencies: ["ONNX", "Autodiff", "TensorCore"],
+            resources: [.copy("Fixtures")]),
+    ]
+)

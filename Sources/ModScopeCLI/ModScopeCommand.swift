@@ -1,0 +1,11 @@
+import ArgumentParser
+import ModScope
+
+@main
+struct ModScopeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "modscope",
+        abstract: "Find functional modules in trained neural networks: attribution → biclustering → evaluation.",
+        version: ModScopeVersion.string,
+        subcommands: [])
+}
