@@ -28,6 +28,8 @@ let package = Package(
             name: "CZeroMQ", pkgConfig: "libzmq",
             providers: [.apt(["libzmq3-dev"])]),
 
+        // NumPy .npy/.npz and CSV readers (memory-mapped, streamed) and .npy writers. No dependencies.
+        .target(name: "ArrayFiles", swiftSettings: swiftSettings),
         // Tensors and kernels: the only target that calls BLAS/LAPACK.
         .target(name: "TensorCore", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
         // Computation graph: op table (forward + VJP), executor, reverse mode, backward-rule overrides.
@@ -38,12 +40,12 @@ let package = Package(
             dependencies: ["Autodiff", "TensorCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: swiftSettings),
         // Layer attribution methods (Captum parity), quadrature, targets, data readers.
-        .target(name: "Attribution", dependencies: ["Autodiff", "TensorCore"], swiftSettings: swiftSettings),
+        .target(name: "Attribution", dependencies: ["Autodiff", "TensorCore", "ArrayFiles"], swiftSettings: swiftSettings),
         // Spectral co-clustering / biclustering, k-means, consensus, k selection.
-        .target(name: "Biclustering", dependencies: ["TensorCore"], swiftSettings: swiftSettings),
+        .target(name: "Biclustering", dependencies: ["TensorCore", "ArrayFiles"], swiftSettings: swiftSettings),
         // Coordinator/worker state machines, leases, journal, wire messages. No ML imports.
         .target(
-            name: "BatchRuntime", dependencies: [.product(name: "Logging", package: "swift-log")],
+            name: "BatchRuntime", dependencies: ["ArrayFiles", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
         // libzmq wrapper and transport: the only target that calls libzmq.
         .target(name: "ZeroMQTransport", dependencies: ["CZeroMQ", "BatchRuntime"], swiftSettings: swiftSettings),
@@ -51,7 +53,8 @@ let package = Package(
         .target(
             name: "ModScope",
             dependencies: [
-                "TensorCore", "Autodiff", "ONNX", "Attribution", "Biclustering", "BatchRuntime", "ZeroMQTransport",
+                "ArrayFiles", "TensorCore", "Autodiff", "ONNX", "Attribution", "Biclustering", "BatchRuntime",
+                "ZeroMQTransport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
@@ -61,10 +64,17 @@ let package = Package(
             dependencies: ["ModScope", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
 
-        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], resources: []),
+        // One test target per module; fixtures live in Tests/<Target>Tests/Fixtures and are found via #filePath.
+        .testTarget(name: "ArrayFilesTests", dependencies: ["ArrayFiles"]),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "TensorCore"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Autodiff", "TensorCore", "ArrayFiles"]),
         .testTarget(
-            name: "ONNXTests", dependencies: ["ONNX", "Autodiff", "TensorCore"],
-            resources: [.copy("Fixtures")]),
+            name: "AttributionTests", dependencies: ["Attribution", "ONNX", "Autodiff", "TensorCore", "ArrayFiles"]),
+        .testTarget(name: "BiclusteringTests", dependencies: ["Biclustering", "TensorCore", "ArrayFiles"]),
+        .testTarget(name: "BatchRuntimeTests", dependencies: ["BatchRuntime", "ArrayFiles"]),
+        .testTarget(name: "ZeroMQTransportTests", dependencies: ["ZeroMQTransport", "BatchRuntime"]),
+        .testTarget(name: "ModScopeTests", dependencies: ["ModScope"]),
+        .testTarget(name: "ModScopeCLITests", dependencies: ["ModScope"]),
     ]
 )
