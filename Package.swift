@@ -25,7 +25,7 @@ let package = Package(
             name: "COpenBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
         .systemLibrary(
-            name: "CZeroMQ", pkgConfig: "libzmq",
+            name: "CZeroMQ",
             providers: [.apt(["libzmq3-dev"])]),
 
         // NumPy .npy/.npz and CSV readers (memory-mapped, streamed) and .npy writers. No dependencies.

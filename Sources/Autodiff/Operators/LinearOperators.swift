@@ -1,0 +1,256 @@
+import TensorCore
+
+/// ONNX Gemm: `Y = α·op(A)·op(B) + β·C`, C broadcast one way to (M, N). One cblas_sgemm per call.
+/// VJP: with A′ = op(A), B′ = op(B): dA′ = α·g·B′ᵀ, dB′ = α·A′ᵀ·g (transposed back when trans* = 1), dC = β·unb(g).
+public struct GemmOperator: Operator {
+    public var alpha: Float, beta: Float, transposeA: Bool, transposeB: Bool
+    public init(alpha: Float = 1, beta: Float = 1, transposeA: Bool = false, transposeB: Bool = false) {
+        self.alpha = alpha
+        self.beta = beta
+        self.transposeA = transposeA
+        self.transposeB = transposeB
+    }
+
+    public func forward(_ inputs: [Value?]) throws -> [Value] {
+        let a = try inputs.float(0), b = try inputs.float(1)
+        guard a.rank == 2, b.rank == 2 else { throw GraphError("Gemm needs 2-D A and B, got \(a.shape) and \(b.shape)") }
+        let (m, k) = transposeA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])
+        let (kb, n) = transposeB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
+        guard k == kb else { throw GraphError("Gemm inner dimensions differ: A is \(a.shape), B is \(b.shape)") }
+        var y: Tensor
+        var blasBeta: Float = 0
+        if let c = try inputs.optionalFloat(2), beta != 0 {
+            guard Broadcasting.shape(c.shape, [m, n]) == [m, n] else {
+                throw GraphError("Gemm C of shape \(c.shape) does not broadcast to \([m, n])")
+            }
+            y = c.broadcast(to: [m, n])
+            if beta != 1 { y = y.map { $0 * beta } }
+            blasBeta = 1
+        } else {
+            y = Tensor(zeros: [m, n])
+        }
+        a.storage.withUnsafeBufferPointer { pa in
+            b.storage.withUnsafeBufferPointer { pb in
+                y.storage.withUnsafeMutableBufferPointer { py in
+                    BLAS.gemm(
+                        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                        a: pa.baseAddress!, lda: a.shape[1], b: pb.baseAddress!, ldb: b.shape[1],
+                        beta: blasBeta, c: py.baseAddress!, ldc: n)
+                }
+            }
+        }
+        return [.float(y)]
+    }
+
+    public func backward(_ context: BackwardContext) throws -> [Tensor?] {
+        let a = try context.floatInput(0), b = try context.floatInput(1)
+        let g = try context.outputGradient()
+        let (m, n) = (g.shape[0], g.shape[1])
+        let k = transposeA ? a.shape[0] : a.shape[1]
+        var result: [Tensor?] = [nil, nil, nil]
+        if context.needsGradient[0] {
+            var da = Tensor(zeros: a.shape)
+            g.storage.withUnsafeBufferPointer { pg in
+                b.storage.withUnsafeBufferPointer { pb in
+                    da.storage.withUnsafeMutableBufferPointer { pd in
+                        if !transposeA {  // dA (m×k) = α g · op(B)ᵀ
+                            BLAS.gemm(
+                                transposeA: false, transposeB: !transposeB, m: m, n: k, k: n, alpha: alpha,
+                                a: pg.baseAddress!, lda: n, b: pb.baseAddress!, ldb: b.shape[1],
+                                c: pd.baseAddress!, ldc: k)
+                        } else {  // dA (k×m) = α op(B) · gᵀ
+                            BLAS.gemm(
+                                transposeA: transposeB, transposeB: true, m: k, n: m, k: n, alpha: alpha,
+                                a: pb.baseAddress!, lda: b.shape[1], b: pg.baseAddress!, ldb: n,
+                                c: pd.baseAddress!, ldc: m)
+                        }
+                    }
+                }
+            }
+            result[0] = da
+        }
+        if context.needsGradient[1] {
+            var db = Tensor(zeros: b.shape)
+            g.storage.withUnsafeBufferPointer { pg in
+                a.storage.withUnsafeBufferPointer { pa in
+                    db.storage.withUnsafeMutableBufferPointer { pd in
+                        if !transposeB {  // dB (k×n) = α op(A)ᵀ · g
+                            BLAS.gemm(
+                                transposeA: !transposeA, transposeB: false, m: k, n: n, k: m, alpha: alpha,
+                                a: pa.baseAddress!, lda: a.shape[1], b: pg.baseAddress!, ldb: n,
+                                c: pd.baseAddress!, ldc: n)
+                        } else {  // dB (n×k) = α gᵀ · op(A)
+                            BLAS.gemm(
+                                transposeA: true, transposeB: transposeA, m: n, n: k, k: m, alpha: alpha,
+                                a: pg.baseAddress!, lda: n, b: pa.baseAddress!, ldb: a.shape[1],
+                                c: pd.baseAddress!, ldc: k)
+                        }
+                    }
+                }
+            }
+            result[1] = db
+        }
+        if context.needsGradient.count > 2, context.needsGradient[2], let c = try context.inputs.optionalFloat(2) {
+            let reduced = Broadcasting.reduceSum(g, toShape: c.shape)
+            result[2] = beta == 1 ? reduced : reduced.map { $0 * beta }
+        }
+        return result
+    }
+}
+
+/// ONNX MatMul with NumPy semantics: 1-D operands are promoted (and the added axis removed), batch dimensions
+/// broadcast. When B is 2-D, A's batch dimensions fold into its rows and a single GEMM runs.
+/// VJP: dA = unb(g·Bᵀ), dB = unb(Aᵀ·g).
+public struct MatMulOperator: Operator {
+    public init() {}
+
+    struct Layout {
+        var aShape: [Int], bShape: [Int]  // promoted to ≥ 2-D
+        var batch: [Int]
+        var m: Int, k: Int, n: Int
+        var outShape: [Int]  // with promoted axes removed
+    }
+
+    static func layout(_ a: [Int], _ b: [Int]) throws -> Layout {
+        guard !a.isEmpty, !b.isEmpty else { throw GraphError("MatMul operands must have rank ≥ 1") }
+        let pa = a.count == 1 ? [1, a[0]] : a
+        let pb = b.count == 1 ? [b[0], 1] : b
+        let (m, k) = (pa[pa.count - 2], pa[pa.count - 1])
+        let (kb, n) = (pb[pb.count - 2], pb[pb.count - 1])
+        guard k == kb else { throw GraphError("MatMul inner dimensions differ: \(a) × \(b)") }
+        guard let batch = Broadcasting.shape(Array(pa.dropLast(2)), Array(pb.dropLast(2))) else {
+            throw GraphError("MatMul batch dimensions do not broadcast: \(a) × \(b)")
+        }
+        var out = batch
+        if a.count > 1 { out.append(m) }
+        if b.count > 1 { out.append(n) }
+        return Layout(aShape: pa, bShape: pb, batch: batch, m: m, k: k, n: n, outShape: out)
+    }
+
+    /// C[batch] = op(A[batch]) · op(B[batch]) for full (already broadcast) batches.
+    static func batchedProduct(
+        _ a: Tensor, transposeA: Bool, _ b: Tensor, transposeB: Bool, m: Int, n: Int, k: Int, batches: Int
+    ) -> [Float] {
+        var c = [Float](repeating: 0, count: batches * m * n)
+        let aSize = a.count / Swift.max(batches, 1), bSize = b.count / Swift.max(batches, 1)
+        let lda = transposeA ? m : k, ldb = transposeB ? k : n
+        a.storage.withUnsafeBufferPointer { pa in
+            b.storage.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    for index in 0..<batches {
+                        BLAS.gemm(
+                            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                            a: pa.baseAddress! + index * aSize, lda: lda, b: pb.baseAddress! + index * bSize, ldb: ldb,
+                            c: pc.baseAddress! + index * m * n, ldc: n)
+                    }
+                }
+            }
+        }
+        return c
+    }
+
+    public func forward(_ inputs: [Value?]) throws -> [Value] {
+        let a = try inputs.float(0), b = try inputs.float(1)
+        let l = try MatMulOperator.layout(a.shape, b.shape)
+        if l.bShape.count == 2 {
+            // Fold A's batch dimensions into rows: one GEMM for the whole batch.
+            let rows = a.count / l.k
+            let c = MatMulOperator.batchedProduct(
+                a, transposeA: false, b, transposeB: false, m: rows, n: l.n, k: l.k, batches: 1)
+            return [.float(Tensor(shape: l.outShape, storage: c))]
+        }
+        let fullA = a.reshaped(l.aShape).broadcast(to: l.batch + [l.m, l.k])
+        let fullB = b.reshaped(l.bShape).broadcast(to: l.batch + [l.k, l.n])
+        let batches = l.batch.reduce(1, *)
+        let c = MatMulOperator.batchedProduct(fullA, transposeA: false, fullB, transposeB: false, m: l.m, n: l.n, k: l.k, batches: batches)
+        return [.float(Tensor(shape: l.outShape, storage: c))]
+    }
+
+    public func backward(_ context: BackwardContext) throws -> [Tensor?] {
+        let a = try context.floatInput(0), b = try context.floatInput(1)
+        let l = try MatMulOperator.layout(a.shape, b.shape)
+        let g = try context.outputGradient().reshaped(l.batch + [l.m, l.n])
+        let batches = l.batch.reduce(1, *)
+        var result: [Tensor?] = [nil, nil]
+        if context.needsGradient[0] {
+            let fullB = b.reshaped(l.bShape).broadcast(to: l.batch + [l.k, l.n])
+            let da = MatMulOperator.batchedProduct(g, transposeA: false, fullB, transposeB: true, m: l.m, n: l.k, k: l.n, batches: batches)
+            result[0] = Broadcasting.reduceSum(Tensor(shape: l.batch + [l.m, l.k], storage: da), toShape: l.aShape).reshaped(a.shape)
+        }
+        if context.needsGradient[1] {
+            if l.bShape.count == 2 {
+                let rows = a.count / l.k
+                let db = MatMulOperator.batchedProduct(
+                    a.reshaped([rows, l.k]), transposeA: true, g.reshaped([rows, l.n]), transposeB: false,
+                    m: l.k, n: l.n, k: rows, batches: 1)
+                result[1] = Tensor(shape: b.shape, storage: db)
+            } else {
+                let fullA = a.reshaped(l.aShape).broadcast(to: l.batch + [l.m, l.k])
+                let db = MatMulOperator.batchedProduct(fullA, transposeA: true, g, transposeB: false, m: l.k, n: l.n, k: l.m, batches: batches)
+                result[1] = Broadcasting.reduceSum(Tensor(shape: l.batch + [l.k, l.n], storage: db), toShape: l.bShape).reshaped(b.shape)
+            }
+        }
+        return result
+    }
+}
+
+/// ONNX Add, Sub, Mul, Div with multidirectional broadcasting (also on INT64 shape arithmetic).
+/// VJP: Add/Sub dA = unb(g), dB = ±unb(g); Mul dA = unb(g·B), dB = unb(g·A); Div dA = unb(g/B), dB = unb(−g·A/B²).
+public struct BinaryOperator: Operator {
+    public var operation: BinaryOperation
+    public init(_ operation: BinaryOperation) { self.operation = operation }
+
+    public func forward(_ inputs: [Value?]) throws -> [Value] {
+        if case .int(let a)? = inputs[0], case .int(let b)? = inputs[1] {
+            return [.int(try integerForward(a, b))]
+        }
+        let a = try inputs.float(0), b = try inputs.float(1)
+        guard let y = Tensor.elementwise(a, b, operation) else {
+            throw GraphError("shapes \(a.shape) and \(b.shape) do not broadcast")
+        }
+        return [.float(y)]
+    }
+
+    private func integerForward(_ a: IntTensor, _ b: IntTensor) throws -> IntTensor {
+        guard let shape = Broadcasting.shape(a.shape, b.shape) else {
+            throw GraphError("shapes \(a.shape) and \(b.shape) do not broadcast")
+        }
+        let fa = Tensor(shape: a.shape, storage: a.storage.map { Float($0) }).broadcast(to: shape)
+        let fb = Tensor(shape: b.shape, storage: b.storage.map { Float($0) }).broadcast(to: shape)
+        let values: [Int64] = zip(fa.storage, fb.storage).map { x, y in
+            let (i, j) = (Int64(x), Int64(y))
+            switch operation {
+            case .add: return i + j
+            case .subtract: return i - j
+            case .multiply: return i * j
+            case .divide: return j == 0 ? 0 : i / j
+            }
+        }
+        return IntTensor(shape: shape, storage: values)
+    }
+
+    public func backward(_ context: BackwardContext) throws -> [Tensor?] {
+        let a = try context.floatInput(0), b = try context.floatInput(1)
+        let g = try context.outputGradient()
+        var result: [Tensor?] = [nil, nil]
+        switch operation {
+        case .add, .subtract:
+            if context.needsGradient[0] { result[0] = Broadcasting.reduceSum(g, toShape: a.shape) }
+            if context.needsGradient[1] {
+                let reduced = Broadcasting.reduceSum(g, toShape: b.shape)
+                result[1] = operation == .add ? reduced : reduced.map { -$0 }
+            }
+        case .multiply:
+            if context.needsGradient[0] { result[0] = Broadcasting.reduceSum(Tensor.elementwise(g, b, .multiply)!, toShape: a.shape) }
+            if context.needsGradient[1] { result[1] = Broadcasting.reduceSum(Tensor.elementwise(g, a, .multiply)!, toShape: b.shape) }
+        case .divide:
+            if context.needsGradient[0] { result[0] = Broadcasting.reduceSum(Tensor.elementwise(g, b, .divide)!, toShape: a.shape) }
+            if context.needsGradient[1] {
+                let y = try context.floatOutput(0)  // y = a / b, so −g·a/b² = −g·y/b
+                let term = Tensor.elementwise(Tensor.elementwise(g, y, .multiply)!, b, .divide)!.map { -$0 }
+                result[1] = Broadcasting.reduceSum(term, toShape: b.shape)
+            }
+        }
+        return result
+    }
+}
