@@ -1,0 +1,123 @@
+import Autodiff
+import TensorCore
+
+/// What `modscope inspect` reports: inputs, outputs, opsets, every node with its output shape for one sample,
+/// which tensors are attributable layers, and the unsupported operators on each output's path.
+public struct ModelInspection: Sendable, Codable {
+    public struct TensorRow: Sendable, Codable {
+        public var index: Int
+        public var op: String
+        public var node: String
+        public var tensor: String
+        /// Shape at batch 1 (nil when it could not be computed, e.g. behind an unsupported op).
+        public var shape: [Int]?
+        /// A float tensor between the input and the default output: usable as `--layer`.
+        public var attributable: Bool
+        public var supported: Bool
+    }
+
+    public struct OutputPath: Sendable, Codable {
+        public var output: String
+        public var unsupported: [String]
+    }
+
+    public var path: String?
+    public var irVersion: Int
+    public var opset: Int
+    public var mlOpset: Int?
+    public var producer: String
+    public var inputs: [String: [Int?]]
+    public var outputs: [String]
+    public var defaultOutput: String?
+    public var tensors: [TensorRow]
+    public var outputPaths: [OutputPath]
+
+    public init(model: ONNXModel) {
+        let graph = model.graph
+        path = model.path
+        irVersion = model.irVersion
+        opset = model.opsetVersion
+        mlOpset = model.mlOpsetVersion
+        producer = model.producer
+        inputs = Dictionary(uniqueKeysWithValues: graph.inputs.map { ($0.name, $0.dimensions) })
+        outputs = graph.outputs
+        defaultOutput = try? model.defaultOutput()
+
+        // Shapes: run every node whose ancestors are all supported once, on a batch of one zero sample.
+        var runnable = Set<String>()
+        var runnableTargets: [String] = []
+        var available = Set(graph.constants.keys).union(graph.inputs.map(\.name))
+        for node in graph.nodes where node.op != nil && node.inputs.allSatisfy({ $0.isEmpty || available.contains($0) }) {
+            for output in node.outputs where !output.isEmpty {
+                available.insert(output)
+                runnable.insert(output)
+                runnableTargets.append(output)
+            }
+        }
+        var shapes: [String: [Int]] = [:]
+        if let input = try? model.input, input.dimensions.dropFirst().allSatisfy({ $0 != nil }),
+            let plan = try? ExecutionPlan(graph: graph, targets: runnableTargets)
+        {
+            let sample = [1] + input.dimensions.dropFirst().map { $0! }
+            if let execution = try? plan.forward(feeds: [input.name: .float(Tensor(zeros: sample))]) {
+                for (name, value) in execution.values { shapes[name] = value.shape }
+            }
+        }
+        var layers = Set<String>()
+        if let output = defaultOutput, let input = try? model.input {
+            let downstream = graph.descendants(of: [input.name])
+            let upstream = Set(graph.ancestorNodes(of: [output]).flatMap { graph.nodes[$0].outputs })
+            layers = downstream.intersection(upstream).subtracting([input.name])
+        }
+        var rows: [TensorRow] = []
+        for (index, node) in graph.nodes.enumerated() {
+            for output in node.outputs where !output.isEmpty {
+                let isFloat: Bool
+                if let execution = shapes[output] { isFloat = !execution.isEmpty || true } else { isFloat = true }
+                rows.append(TensorRow(
+                    index: index, op: node.qualifiedOpType, node: node.name, tensor: output, shape: shapes[output],
+                    attributable: isFloat && layers.contains(output) && runnable.contains(output), supported: node.op != nil))
+            }
+        }
+        tensors = rows
+        outputPaths = graph.outputs.map { output in
+            OutputPath(
+                output: output,
+                unsupported: graph.ancestorNodes(of: [output]).map { graph.nodes[$0] }.filter { $0.op == nil }
+                    .map { "\($0.qualifiedOpType) ('\($0.name)')" })
+        }
+    }
+
+    /// A human-readable report.
+    public var text: String {
+        var lines: [String] = []
+        lines.append("Model: \(path ?? "(in memory)")")
+        lines.append("  IR version \(irVersion), opset \(opset)\(mlOpset.map { ", ai.onnx.ml opset \($0)" } ?? "")\(producer.isEmpty ? "" : ", produced by \(producer)")")
+        lines.append("Inputs:")
+        for (name, dims) in inputs.sorted(by: { $0.key < $1.key }) {
+            lines.append("  \(name)  [\(dims.map { $0.map(String.init) ?? "batch" }.joined(separator: ", "))]")
+        }
+        lines.append("Outputs:")
+        for output in outputs { lines.append("  \(output)\(output == defaultOutput ? "  (default --output)" : "")") }
+        if let defaultOutput, !outputs.contains(defaultOutput) {
+            lines.append("  default --output: \(defaultOutput) (the probabilities before ZipMap)")
+        }
+        lines.append("Nodes (shape at batch 1; * = attributable layer, usable as --layer):")
+        let opWidth = max(4, tensors.map(\.op.count).max() ?? 0)
+        let nodeWidth = min(40, max(4, tensors.map(\.node.count).max() ?? 0))
+        let tensorWidth = min(48, max(6, tensors.map(\.tensor.count).max() ?? 0))
+        for row in tensors {
+            let shape = row.shape.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" } ?? (row.supported ? "?" : "unsupported")
+            lines.append(
+                "  \(row.attributable ? "*" : " ") \(String(row.index).padding(toLength: 4, withPad: " ", startingAt: 0))"
+                    + "\(row.op.padding(toLength: opWidth + 2, withPad: " ", startingAt: 0))"
+                    + "\(row.node.padding(toLength: nodeWidth + 2, withPad: " ", startingAt: 0))"
+                    + "\(row.tensor.padding(toLength: tensorWidth + 2, withPad: " ", startingAt: 0))\(shape)")
+        }
+        lines.append("Unsupported operators on each output's path:")
+        for path in outputPaths {
+            lines.append("  \(path.output): \(path.unsupported.isEmpty ? "none" : path.unsupported.joined(separator: ", "))")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
