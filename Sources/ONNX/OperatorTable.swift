@@ -7,10 +7,10 @@ import TensorCore
 enum OperatorTable {
     /// Supported op types, for error messages and `inspect`.
     static let supported: [String] = [
-        "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout",
+        "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape", "Conv", "Div", "Dropout",
         "Elu", "Flatten", "Gather", "Gemm", "GlobalAveragePool", "Identity", "LeakyRelu", "LogSoftmax", "MatMul",
         "MaxPool", "Mul", "Pad", "ReduceMean", "ReduceSum", "Relu", "Reshape", "Shape", "Sigmoid", "Softmax",
-        "Softplus", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze", "ai.onnx.ml.Scaler",
+        "Slice", "Softplus", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze", "ai.onnx.ml.Scaler",
     ]
 
     static func supportedList() -> String { supported.joined(separator: ", ") }
@@ -95,6 +95,10 @@ enum OperatorTable {
             return .success(CastOperator(toFloat: type.isFloat))
         case "Constant":
             return try constant(a, decoder: decoder).map { .success(ConstantOperator($0)) } ?? unsupported("sparse or string constant")
+        case "Slice":
+            return .success(opset < 10 ? SliceOperator(starts: a.ints("starts"), ends: a.ints("ends"), axes: a.ints("axes")) : SliceOperator())
+        case "ConstantOfShape":
+            return .success(ConstantOfShapeOperator(value: try a.tensor("value").map { try decoder.decode($0) } ?? .float(Tensor(scalar: 0))))
         case "Shape": return .success(ShapeOperator(start: a.int("start", default: 0), end: a.int("end")))
         case "Gather": return .success(GatherOperator(axis: a.int("axis", default: 0)))
         case "Pad":

@@ -172,3 +172,15 @@ import TensorCore
         }
     }
 }
+
+@Suite struct SliceTests {
+    @Test func sliceWithNegativeStepAndClampedBounds() throws {
+        let x = Tensor(shape: [2, 5], storage: (0..<10).map(Float.init))
+        let y = try SliceOperator().forward([.float(x), .int(IntTensor([0, -1])), .int(IntTensor([2, -100])), .int(IntTensor([0, 1])), .int(IntTensor([1, -2]))])
+        #expect(y[0] == .float(Tensor(shape: [2, 3], storage: [4, 2, 0, 9, 7, 5])))
+        var rng = SeededGenerator(seed: 14)
+        try checkGradient(
+            SliceOperator(), inputs: [.float(randomTensor([3, 4], &rng)), .int(IntTensor([1])), .int(IntTensor([4])), .int(IntTensor([1])), .int(IntTensor([2]))],
+            differentiable: [0])
+    }
+}

@@ -2,7 +2,7 @@ import Foundation
 import TensorCore
 
 /// Pointwise activations. Each VJP is written in terms of the input x or the output y:
-/// Relu g·[x>0] (0 at x = 0, as torch); LeakyRelu g·(x>0 ? 1 : α); Sigmoid g·y(1−y); Tanh g·(1−y²);
+/// Relu g·[x>0] (0 at x = 0, as torch); LeakyRelu g·(x>0 ? 1 : α); Sigmoid g·σ(x)(1−σ(x)); Tanh g/cosh²(x);
 /// Elu g·(x>0 ? 1 : y+α); Softplus g·σ(x); Identity/Dropout (inference) g.
 public struct ActivationOperator: Operator {
     public enum Kind: Sendable, Equatable {
@@ -46,8 +46,7 @@ public struct ActivationOperator: Operator {
         switch kind {
         case .relu: dx = g.zipMap(x) { $1 > 0 ? $0 : 0 }
         case .leakyRelu(let alpha): dx = g.zipMap(x) { $1 > 0 ? $0 : alpha * $0 }
-        case .sigmoid: dx = g.zipMap(y) { $0 * $1 * (1 - $1) }
-        case .tanh: dx = g.zipMap(y) { $0 * (1 - $1 * $1) }
+        case .sigmoid, .tanh: dx = g.zipMap(derivative(input: x, output: y), *)
         case .elu(let alpha):
             dx = Tensor(shape: x.shape, storage: (0..<x.count).map { i in
                 x.storage[i] > 0 ? g.storage[i] : g.storage[i] * (y.storage[i] + alpha)
@@ -63,8 +62,9 @@ public struct ActivationOperator: Operator {
         switch kind {
         case .relu: return x.map { $0 > 0 ? 1 : 0 }
         case .leakyRelu(let alpha): return x.map { $0 > 0 ? 1 : alpha }
-        case .sigmoid: return y.map { $0 * (1 - $0) }
-        case .tanh: return y.map { 1 - $0 * $0 }
+        // From x, not y: y(1 − y) and 1 − y² cancel when the unit saturates (y ≈ ±1).
+        case .sigmoid: return x.map { let e = expf(-abs($0)); return e / ((1 + e) * (1 + e)) }
+        case .tanh: return x.map { let c = coshf($0); return 1 / (c * c) }
         case .elu(let alpha): return x.zipMap(y) { $0 > 0 ? 1 : $1 + alpha }
         case .softplus: return x.map { 1 / (1 + expf(-$0)) }
         case .identity: return x.map { _ in 1 }
@@ -129,9 +129,9 @@ public struct SoftmaxOperator: Operator {
     }
 
     public func backward(_ context: BackwardContext) throws -> [Tensor?] {
-        let y = try context.floatOutput(0)
-        let (outer, length, inner) = try geometry(y.shape)
-        return [Softmax.backward(output: y, gradient: try context.outputGradient(), outer: outer, length: length, inner: inner, logarithm: logarithm)]
+        let x = try context.floatInput(0)
+        let (outer, length, inner) = try geometry(x.shape)
+        return [Softmax.backward(input: x, gradient: try context.outputGradient(), outer: outer, length: length, inner: inner, logarithm: logarithm)]
     }
 }
 

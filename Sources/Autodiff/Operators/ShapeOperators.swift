@@ -69,10 +69,15 @@ public struct TransposeOperator: Operator {
     func resolved(_ rank: Int) -> [Int] { permutation ?? Array((0..<rank).reversed()) }
 
     public func forward(_ inputs: [Value?]) throws -> [Value] {
-        let x = try inputs.float(0)
-        let perm = resolved(x.rank)
-        guard perm.sorted() == Array(0..<x.rank) else { throw GraphError("Transpose perm \(perm) is invalid for rank \(x.rank)") }
-        return [.float(x.transposed(perm))]
+        guard let x = inputs[0] else { throw GraphError("Transpose needs an input") }
+        let rank = x.shape.count
+        let perm = resolved(rank)
+        guard perm.sorted() == Array(0..<rank) else { throw GraphError("Transpose perm \(perm) is invalid for rank \(rank)") }
+        return [mapLayout(x, float: { $0.transposed(perm) }, int: { t in
+            // INT64 tensors here are small shape/pad vectors: transpose their indices through a float view.
+            let positions = Tensor(shape: t.shape, storage: (0..<t.count).map(Float.init)).transposed(perm)
+            return IntTensor(shape: positions.shape, storage: positions.storage.map { t.storage[Int($0)] })
+        })]
     }
 
     public func backward(_ context: BackwardContext) throws -> [Tensor?] {
