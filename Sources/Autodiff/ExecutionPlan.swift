@@ -15,15 +15,20 @@ public struct ExecutionPlan: Sendable {
     public let graph: Graph
     public let nodeIndices: [Int]
     public let targets: [String]
+    /// Intermediate tensors supplied as feeds: the nodes that produce them are not run.
+    public let fedTensors: Set<String>
 
-    public init(graph: Graph, targets: [String]) throws {
+    /// - Parameter fed: intermediate tensors that `forward` will receive as feeds (layer-space integration,
+    ///   affine-prefix interpolation); their producers are pruned.
+    public init(graph: Graph, targets: [String], fed: Set<String> = []) throws {
         let known = Set(graph.tensorNames).union(graph.inputs.map(\.name)).union(graph.constants.keys)
         for target in targets where !known.contains(target) {
             throw GraphError("tensor '\(target)' is not in the graph")
         }
         self.graph = graph
         self.targets = targets
-        self.nodeIndices = graph.ancestorNodes(of: targets)
+        self.fedTensors = fed
+        self.nodeIndices = graph.ancestorNodes(of: targets, fed: fed)
         for index in nodeIndices where graph.nodes[index].op == nil {
             let node = graph.nodes[index]
             throw GraphError(
@@ -34,8 +39,13 @@ public struct ExecutionPlan: Sendable {
 
     /// Graph inputs the plan reads.
     public var requiredInputs: [Graph.Input] {
-        let read = Set(nodeIndices.flatMap { graph.nodes[$0].inputs }).union(targets)
+        let read = Set(nodeIndices.flatMap { graph.nodes[$0].inputs }).union(targets).subtracting(fedTensors)
         return graph.inputs.filter { read.contains($0.name) }
+    }
+
+    /// Whether the plan reads graph input `name` (false when every path from it passes a fed tensor).
+    public func reads(_ name: String) -> Bool {
+        Set(nodeIndices.flatMap { graph.nodes[$0].inputs }).union(targets).contains(name) && !fedTensors.contains(name)
     }
 
     /// Runs the plan. `feeds` maps graph input names to values; `replacing` substitutes tensor values as they

@@ -79,11 +79,12 @@ public struct Graph: Sendable {
     public var tensorNames: [String] { nodes.flatMap { $0.outputs.filter { !$0.isEmpty } } }
 
     /// Node indices needed to compute `targets` from the inputs and constants (ancestors), topologically ordered.
-    public func ancestorNodes(of targets: [String]) -> [Int] {
+    /// Tensors in `fed` are treated as given: their producers (and what only they need) are not included.
+    public func ancestorNodes(of targets: [String], fed: Set<String> = []) -> [Int] {
         let producers = self.producers
         var needed = Set<Int>()
         var stack = targets
-        var seen = Set<String>()
+        var seen = fed
         while let name = stack.popLast() {
             guard !name.isEmpty, seen.insert(name).inserted, let index = producers[name] else { continue }
             if needed.insert(index).inserted { stack.append(contentsOf: nodes[index].inputs) }

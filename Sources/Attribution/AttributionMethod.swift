@@ -1,0 +1,61 @@
+import TensorCore
+
+/// The layer attribution methods, named as on the command line. Each matches a Captum 0.9.0 class
+/// (see docs/methods.md for the formulas and where ModScope deliberately differs).
+public enum AttributionMethod: String, Sendable, CaseIterable, Codable {
+    /// LayerConductance (Dhamdhere et al. 2018; Shrikumar et al. 2018's form): Σ_k g(a_k)·(a_{k+1} − a_k) over
+    /// m = steps + 1 points of the input-space path; the quadrature's weights are not used.
+    case conductance
+    /// LayerIntegratedGradients (Sundararajan et al. 2017) on the straight line in layer space:
+    /// (a(x) − a(x′))·Σ_k w_k g(a(x′) + α_k(a(x) − a(x′))).
+    case integratedGradients = "integrated-gradients"
+    /// LayerDeepLift, rescale rule (Shrikumar et al. 2017) on Relu, LeakyRelu, Elu, Sigmoid, Tanh, Softplus and
+    /// MaxPool; ordinary gradients elsewhere (Softmax included): (a(x) − a(x′))·m.
+    case deeplift
+    /// The gradient at the layer with every Relu after it passing only positive gradients (Springenberg et al. 2015).
+    case guidedBackprop = "guided-backprop"
+    /// LayerGradientXActivation: g(a(x))·a(x).
+    case gradientTimesActivation = "grad-x-act"
+    /// The plain gradient g(a(x)).
+    case gradient
+    /// LayerActivation: a(x).
+    case activation
+
+    /// Rows evaluated per sample (the block layout of one forward pass).
+    func rowsPerSample(steps: Int) -> Int {
+        switch self {
+        case .conductance: return steps + 1
+        case .integratedGradients: return steps
+        case .deeplift: return 2
+        case .guidedBackprop, .gradientTimesActivation, .gradient, .activation: return 1
+        }
+    }
+
+    /// Whether Σ attribution approximates F(x) − F(x′), so a completeness error (delta) is meaningful.
+    public var hasCompleteness: Bool { [.conductance, .integratedGradients, .deeplift].contains(self) }
+}
+
+/// How neurons of a (C, H, W) layer become matrix columns.
+public enum Granularity: String, Sendable, CaseIterable, Codable {
+    /// One column per unit: C·H·W columns in C order.
+    case unit
+    /// One column per channel: the sum over H, W (keeps completeness).
+    case channel
+}
+
+/// Which output unit is explained, per sample.
+public enum TargetSelection: Sendable, Equatable {
+    /// argmax of the output at the real input.
+    case predicted
+    /// One given index per sample (labels).
+    case perSample([Int])
+    /// The same index for every sample.
+    case index(Int)
+}
+
+/// The baseline x′.
+public enum Baseline: Sendable, Equatable {
+    case zero
+    /// One sample (broadcast to every row) or one per sample, in the model's input layout.
+    case tensor(Tensor)
+}
