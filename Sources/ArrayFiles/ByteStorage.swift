@@ -66,14 +66,15 @@ final class ByteStorage: @unchecked Sendable {
     /// Scratch buffers up to this size live in memory; larger ones in an unlinked temporary file.
     static let inMemoryScratchLimit = 64 << 20
 
-    /// Makes a storage of `count` bytes that `fill` writes exactly once. Buffers larger than
-    /// `inMemoryScratchLimit` are backed by an already-unlinked file in the temporary folder (`TMPDIR`), so
-    /// the kernel can write them back to disk instead of holding them in RAM.
+    /// Makes a storage of `count` bytes that `fill` writes exactly once. Buffers larger than `inMemoryLimit`
+    /// are backed by an already-unlinked file in the temporary folder (`TMPDIR`), so the kernel can write them
+    /// back to disk instead of holding them in RAM.
     static func scratch(
-        count: Int, purpose: String, fill: (UnsafeMutableRawPointer) throws -> Void
+        count: Int, purpose: String, inMemoryLimit: Int = inMemoryScratchLimit,
+        fill: (UnsafeMutableRawPointer) throws -> Void
     ) throws -> ByteStorage {
         if count == 0 { return ByteStorage(base: nil, count: 0, release: .none) }
-        if count <= inMemoryScratchLimit {
+        if count <= inMemoryLimit {
             guard let pointer = malloc(count) else {
                 throw ArrayFileError("out of memory allocating \(count) bytes for \(purpose)")
             }
