@@ -5,6 +5,8 @@ Run from the repository root:  /work/venv/bin/python scripts/make_arrayfile_fixt
 The values are chosen so that the Swift tests can compare them exactly.
 """
 import os
+import struct
+import zipfile
 
 import numpy as np
 
@@ -78,6 +80,44 @@ labels = np.array([3, 1, 4, 1, 5], dtype=np.int64)
 np.savez(path("data.npz"), x=f4, y=labels)
 np.savez_compressed(path("data_compressed.npz"), x=f4, y=labels)
 np.savez(path("single.npz"), f4)  # key arr_0
+
+
+
+def rewrite_as_zip64(source, target):
+    """Copies a stored zip, but with a Zip64 central directory: every entry's sizes and local header offset are
+    0xFFFFFFFF with the real values in a Zip64 extra field, and the end record points to a Zip64 end record."""
+    with open(source, "rb") as f:
+        data = f.read()
+    eocd = data.rindex(b"PK\x05\x06")
+    count, cd_size, cd_offset = struct.unpack("<HII", data[eocd + 10:eocd + 20])
+    entries, cursor = [], cd_offset
+    for _ in range(count):
+        fixed = bytearray(data[cursor:cursor + 46])
+        name_len, extra_len, comment_len = struct.unpack("<HHH", fixed[28:34])
+        name = data[cursor + 46:cursor + 46 + name_len]
+        comp, uncomp = struct.unpack("<II", fixed[20:28])
+        local = struct.unpack("<I", fixed[42:46])[0]
+        extra = struct.pack("<HHQQQ", 1, 24, uncomp, comp, local)
+        fixed[20:28] = struct.pack("<II", 0xFFFFFFFF, 0xFFFFFFFF)
+        fixed[42:46] = struct.pack("<I", 0xFFFFFFFF)
+        fixed[30:32] = struct.pack("<H", len(extra))
+        fixed[32:34] = struct.pack("<H", 0)
+        entries.append(bytes(fixed) + name + extra)
+        cursor += 46 + name_len + extra_len + comment_len
+    directory = b"".join(entries)
+    body = data[:cd_offset]
+    zip64_record_offset = len(body) + len(directory)
+    zip64_record = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count, len(directory), len(body))
+    locator = struct.pack("<IIQI", 0x07064B50, 0, zip64_record_offset, 1)
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    with open(target, "wb") as f:
+        f.write(body + directory + zip64_record + locator + end)
+    with zipfile.ZipFile(target) as check:  # Python's zipfile must agree
+        assert check.testzip() is None
+
+
+rewrite_as_zip64(path("data.npz"), path("zip64.npz"))
+assert (np.load(path("zip64.npz"))["x"] == f4).all()
 
 # CSV.
 with open(path("noheader.csv"), "w") as f:

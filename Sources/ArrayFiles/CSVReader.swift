@@ -185,7 +185,11 @@ public final class CSVReader: SampleTable {
 /// `end` moved back over a trailing `\n` and `\r`.
 private func trimmedLineEnd(_ base: UnsafeRawPointer, _ start: Int, _ end: Int) -> Int {
     var end = end
-    while end > start, [0x0A, 0x0D].contains(base.load(fromByteOffset: end - 1, as: UInt8.self)) { end -= 1 }
+    while end > start {
+        let byte = base.load(fromByteOffset: end - 1, as: UInt8.self)
+        guard byte == 0x0A || byte == 0x0D else { break }
+        end -= 1
+    }
     return end
 }
 

@@ -1,6 +1,7 @@
 /// The element type of a NumPy array that ArrayFiles can read (the kind and size of its `descr`, byte order
 /// aside). Readers convert every type to `Float` (`bool` gives 0 or 1) and the integer types to `Int`.
 public enum NPYScalarType: String, Sendable, CaseIterable {
+    /// One NumPy dtype each: `bool` (`|b1`), signed and unsigned integers of 8–64 bits, IEEE floats of 16–64 bits.
     case bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float16, float32, float64
 
     /// Bytes per element.

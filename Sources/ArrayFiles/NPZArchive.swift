@@ -54,7 +54,8 @@ public final class NPZArchive: Sendable {
         self.members = members
     }
 
-    /// A reader for the member array `key` (with or without its `.npy` suffix).
+    /// A reader for the member array `key` (with or without its `.npy` suffix). A deflated member is inflated
+    /// (and CRC-checked) by every call: keep the returned reader rather than asking again.
     /// - Throws: `ArrayFileError` listing the available keys when `key` is unknown, or naming the problem when
     ///   the member is damaged, encrypted, or compressed with a method other than deflate.
     public func reader(forKey key: String) throws -> NPYReader {

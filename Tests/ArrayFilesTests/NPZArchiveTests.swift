@@ -4,7 +4,7 @@ import Testing
 @testable import ArrayFiles
 
 @Suite struct NPZArchiveTests {
-    @Test(arguments: ["data.npz", "data_compressed.npz"])
+    @Test(arguments: ["data.npz", "data_compressed.npz", "zip64.npz"])
     func readsStoredAndDeflatedMembers(name: String) throws {
         let archive = try NPZArchive(path: Fixtures.path(name))
         #expect(archive.keys == ["x", "y"])
