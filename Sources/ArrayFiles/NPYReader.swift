@@ -33,8 +33,8 @@ public final class NPYReader: SampleTable {
     public let elementCount: Int
 
     private let storage: ByteStorage
-    /// Byte offset of the first element inside `storage`.
-    private let dataStart: Int
+    /// Byte offset of the first element inside `storage` (for a plain `.npy` file: the header length).
+    let dataStart: Int
     private let needsByteSwap: Bool
 
     /// Opens and memory-maps the `.npy` file at `path` and checks its header against its size.

@@ -9,7 +9,8 @@ import Foundation
 /// rows in any order: the distributed runtime's `matrix.npy`.
 ///
 /// The file always has its final size and a valid header, so `NPYReader` (or `np.load`) can open it at any
-/// time; rows never written read as zeros. `writeRows` does not flush: call `synchronize()` before recording
+/// time, also while this writer is open (the mapping shares the page cache, so it sees written rows); rows
+/// never written read as zeros. `writeRows` does not flush: call `synchronize()` before recording
 /// rows as committed (e.g. in a journal).
 ///
 /// Not `Sendable`: `close()` mutates it. Use it from one task at a time (e.g. inside an actor); writes to
@@ -77,8 +78,7 @@ public final class NPYRowWriter {
             throw ArrayFileError(
                 "cannot resume writing \(path): \(problem); it belongs to another run — start a new output or remove it")
         }
-        let dataOffset = try Self.dataOffset(ofExisting: path)
-        try self.init(openExisting: path, rows: rows, columns: columns, dataOffset: dataOffset)
+        try self.init(openExisting: path, rows: rows, columns: columns, dataOffset: reader.dataStart)
     }
 
     private init(openExisting path: String, rows: Int, columns: Int, dataOffset: Int) throws {
@@ -91,13 +91,6 @@ public final class NPYRowWriter {
         self.columns = columns
         self.dataOffset = dataOffset
         self.fd = fd
-    }
-
-    /// The data offset of a valid `.npy` file (its header length), read from its first bytes.
-    private static func dataOffset(ofExisting path: String) throws -> Int {
-        let storage = try ByteStorage.map(path: path)
-        let header = try NPYHeader.parse(UnsafeRawBufferPointer(start: storage.base, count: storage.count), file: path)
-        return header.dataOffset
     }
 
     deinit {

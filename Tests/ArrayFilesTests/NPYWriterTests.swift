@@ -139,3 +139,16 @@ import Testing
         #expect(try NPYReader(path: path).readAllFloats() == [0, 0, 0, 0])
     }
 }
+
+@Suite struct NPYRowWriterReadWhileWritingTests {
+    @Test func readerOpenedBeforeWritesSeesThem() throws {
+        let folder = try makeTemporaryFolder()
+        defer { removeTemporaryFolder(folder) }
+        let path = folder + "/matrix.npy"
+        let writer = try NPYRowWriter(creating: path, rows: 2, columns: 2)
+        let reader = try NPYReader(path: path)
+        try writer.writeRows(startingAt: 1, [3, 4])
+        #expect(try reader.floatRows(0..<2) == [0, 0, 3, 4])
+        writer.close()
+    }
+}
