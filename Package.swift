@@ -68,10 +68,10 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         // One test target per module; fixtures live in Tests/<Target>Tests/Fixtures and are found via #filePath.
-        .testTarget(name: "ArrayFilesTests", dependencies: ["ArrayFiles"]),
+        .testTarget(name: "ArrayFilesTests", dependencies: ["ArrayFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "TensorCore"]),
-        .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Autodiff", "TensorCore", "ArrayFiles"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Autodiff", "TensorCore", "ArrayFiles"], exclude: ["Fixtures"]),
         .testTarget(
             name: "AttributionTests", dependencies: ["Attribution", "ONNX", "Autodiff", "TensorCore", "ArrayFiles"]),
         .testTarget(name: "BiclusteringTests", dependencies: ["Biclustering", "TensorCore", "ArrayFiles"]),
