@@ -142,7 +142,7 @@ def make_errors():
     export_legacy(model, shape, os.path.join(MODELS, "cnn_static.onnx"), dynamic=False, batch=3)
     errors.append({"name": "static_batch_reshape", "file": "models/cnn_static.onnx", "fixed_batch": 3,
                    "note": "legacy export without dynamic axes: input [3,1,12,12]; the view() Shape chain is "
-                           "constant-folded into Reshape([3,54]), so another batch size cannot run"})
+                           "constant-folded into Reshape with the constant [3,-1], so another batch size cannot run"})
     torch.manual_seed(0)
     em = fm.ErfModel().eval()
     export_legacy(em, (8,), os.path.join(MODELS, "unsupported_op.onnx"))
