@@ -80,6 +80,30 @@ def sklearn_models():
     return X
 
 
+def make_softmax3d():
+    """Hand-built opset-11 model on a 3-D input (N,3,4) where the pre-13 Softmax/LogSoftmax semantics matter:
+    Softmax(axis=1) normalises over the flattened 3*4 tail (coerced to 2-D [N, 12]), LogSoftmax(axis=2) over
+    the last axis (coerced to [N*3, 4]); output = LogSoftmax(Softmax(x*w)*v + c)."""
+    from onnx import helper, TensorProto, numpy_helper
+    rng = np.random.default_rng(11)
+    w = numpy_helper.from_array((1 + rng.random(4)).astype(np.float32), "w")
+    v = numpy_helper.from_array((4 + 4 * rng.random((3, 4))).astype(np.float32), "v")
+    c = numpy_helper.from_array(rng.standard_normal(4).astype(np.float32), "c")
+    nodes = [helper.make_node("Mul", ["x", "w"], ["scaled"], name="mul"),
+             helper.make_node("Softmax", ["scaled"], ["soft"], name="softmax", axis=1),
+             helper.make_node("Mul", ["soft", "v"], ["soft_v"], name="mul_v"),
+             helper.make_node("Add", ["soft_v", "c"], ["logits"], name="add_c"),
+             helper.make_node("LogSoftmax", ["logits"], ["output"], name="logsoftmax", axis=2)]
+    g = helper.make_graph(nodes, "softmax3d_opset11",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, 4])],
+                          [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", 3, 4])],
+                          initializer=[w, v, c])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 11)], producer_name="make_fixtures.py")
+    m.ir_version = 6
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(MODELS, "softmax3d_opset11.onnx"))
+
+
 def export_all():
     """Returns list of (name, exporter, base model name or None, output tensor name)."""
     entries = []
@@ -94,9 +118,14 @@ def export_all():
         if base in ("sigtanh", "misc"):
             export_legacy(model, shape, os.path.join(MODELS, f"{base}_legacy11.onnx"), opset=11)
             entries.append((f"{base}_legacy11", "legacy-opset11", base, "output"))
+        if base == "misc":   # opset 10: Clip min/max, Pad pads/value, Squeeze/Unsqueeze/ReduceMean axes attributes
+            export_legacy(model, shape, os.path.join(MODELS, f"{base}_legacy10.onnx"), opset=10)
+            entries.append((f"{base}_legacy10", "legacy-opset10", base, "output"))
         if base == "mlp":
             export_dynamo(model, shape, os.path.join(MODELS, "mlp_external.onnx"), external=True)
             entries.append(("mlp_external", "dynamo-external-data", base, "output"))
+    make_softmax3d()
+    entries.append(("softmax3d_opset11", "handmade", None, "output"))
     sklearn_models()
     entries.append(("sklearn_mlp", "skl2onnx", None, "out_activations_result"))
     entries.append(("sklearn_pipeline", "skl2onnx", None, "out_activations_result"))
@@ -113,7 +142,7 @@ def make_errors():
     export_legacy(model, shape, os.path.join(MODELS, "cnn_static.onnx"), dynamic=False, batch=3)
     errors.append({"name": "static_batch_reshape", "file": "models/cnn_static.onnx", "fixed_batch": 3,
                    "note": "legacy export without dynamic axes: input [3,1,12,12]; the view() Shape chain is "
-                           "constant-folded into Reshape([3,54]), so another batch size cannot run"})
+                           "constant-folded into Reshape with the constant [3,-1], so another batch size cannot run"})
     torch.manual_seed(0)
     em = fm.ErfModel().eval()
     export_legacy(em, (8,), os.path.join(MODELS, "unsupported_op.onnx"))
@@ -145,11 +174,15 @@ def reference_for(name, exporter, base, out_name, digits_X):
         entry["external_data"] = "models/mlp_external.onnx.data"
     if base is not None:
         in_shape = list(fm.BUILDERS[base][1])
+    elif name.startswith("softmax3d"):
+        in_shape = [3, 4]
     else:
         in_shape = [64]
     entry["input_shape"] = in_shape
     for B in BATCHES:
-        if base is None:
+        if name.startswith("softmax3d"):
+            x = np.random.default_rng(B).standard_normal((B, 3, 4)).astype(np.float32)
+        elif base is None:
             x = digits_X[0:1] if B == 1 else digits_X[100:100 + B]
         else:
             rng = np.random.default_rng(zlib.crc32(f"{base}-{B}".encode()))
@@ -174,6 +207,13 @@ def reference_for(name, exporter, base, out_name, digits_X):
         grad_names = [n for n in float_names if env[n].requires_grad]
         gs = torch.autograd.grad((y * torch.tensor(dy, dtype=torch.float64)).sum(), [env[n] for n in grad_names],
                                  allow_unused=True)
+        if base is not None:   # the interpreter's input gradient must match autograd on the original torch model
+            tm = fm.build(base)[0].double()
+            xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+            (gx,) = torch.autograd.grad((tm(xt) * torch.tensor(dy, dtype=torch.float64)).sum(), [xt])
+            gi = gs[grad_names.index(in_name)]
+            err = float((gx - gi).abs().max() / max(1e-12, float(gx.abs().max())))
+            assert err < 1e-6, f"{name} b{B}: interpreter input gradient vs torch model: rel err {err}"
         d = os.path.join(ROOT, "reference", name, f"b{B}")
         if os.path.isdir(d):
             shutil.rmtree(d)
@@ -199,6 +239,23 @@ def reference_for(name, exporter, base, out_name, digits_X):
     return entry
 
 
+README = """# ONNX engine fixtures
+
+Generated by `scripts/make_fixtures.py` (do not edit by hand; rerun `/work/venv/bin/python scripts/make_fixtures.py`).
+
+- `manifest.json` `models[]`: `name`, `file`, `input` / `output` (ONNX tensor names; `output` is the tensor that plays
+  the model output, `out_activations_result` for skl2onnx), `exporter` (dynamo, legacy, legacy-nofold,
+  legacy-opset11, legacy-opset10, dynamo-external-data, handmade, skl2onnx), `opset`, `input_shape` (without batch),
+  optional `external_data`, and `cases[]` for batch 1 and 7: `input`, `tensors` {ONNX tensor name: .npy} (every
+  float tensor computed by onnxruntime, ORT_DISABLE_ALL; Constant outputs included), `seed` (dy, the output's shape)
+  and `gradients` {tensor name: .npy} = d(sum(output * dy))/dt for every float tensor on the input->output path
+  (input and output included; float64 autograd, stored float32).
+- `errors[]`: files the engine must reject with a clear error (`static_batch` and `static_batch_reshape` only run
+  at `fixed_batch`; `unsupported` contains `op`; `truncated`; `not_onnx`).
+- All .npy: float32, C order, little-endian, format v1.0.  Inputs/tensors agree with ORT within ~3e-6.
+"""
+
+
 def main():
     if os.path.isdir(ROOT):
         shutil.rmtree(ROOT)
@@ -216,6 +273,8 @@ def main():
         manifest["models"].append(reference_for(name, exporter, base, out_name, digits_X))
     with open(os.path.join(ROOT, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
+    with open(os.path.join(ROOT, "README.md"), "w") as f:
+        f.write(README)
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(ROOT) for f in fs)
     print(f"wrote {ROOT}: {total / 1e6:.2f} MB")
 
