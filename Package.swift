@@ -73,7 +73,8 @@ let package = Package(
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "TensorCore"]),
         .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Autodiff", "TensorCore", "ArrayFiles"], exclude: ["Fixtures"]),
         .testTarget(
-            name: "AttributionTests", dependencies: ["Attribution", "ONNX", "Autodiff", "TensorCore", "ArrayFiles"]),
+            name: "AttributionTests", dependencies: ["Attribution", "ONNX", "Autodiff", "TensorCore", "ArrayFiles"],
+            exclude: ["Fixtures"]),
         .testTarget(name: "BiclusteringTests", dependencies: ["Biclustering", "TensorCore", "ArrayFiles"]),
         .testTarget(name: "BatchRuntimeTests", dependencies: ["BatchRuntime", "ArrayFiles"]),
         .testTarget(name: "ZeroMQTransportTests", dependencies: ["ZeroMQTransport", "BatchRuntime"]),

@@ -80,10 +80,11 @@ class SkMLP(nn.Module):
                 lin.weight.copy_(torch.tensor(w.T))
                 lin.bias.copy_(torch.tensor(b.reshape(-1)))
         self.relu1, self.relu2 = nn.ReLU(), nn.ReLU()
-        self.softmax = nn.Softmax(dim=1)
 
     def forward(self, x):
-        return self.softmax(self.fc3(self.relu2(self.fc2(self.relu1(self.fc1(x))))))
+        # Functional softmax, not nn.Softmax: Captum's DeepLift then takes the ordinary gradient through it, the
+        # rule ModScope documents (Captum's Softmax rescale subtracts a mean over the whole 2N batch, PR #1849).
+        return torch.softmax(self.fc3(self.relu2(self.fc2(self.relu1(self.fc1(x))))), dim=1)
 
 
 def sklearn_replica(path):
@@ -329,8 +330,8 @@ def main():
                   "textbook rule's delta. guided-backprop = gradient w.r.t. the layer with GuidedBackprop's ReLU "
                   "rule at every nn.ReLU after the layer (no x activation). gradient = LayerGradientXActivation("
                   "multiply_by_inputs=False). sklearn_mlp: the explained output is the Softmax "
-                  "(out_activations_result); Captum's DeepLift applies its softmax rule there (mean subtraction "
-                  "over the whole 2N batch). acnn conv1 deeplift: 'captum' reproduces quirks Q1/Q2, 'textbook' "
+                  "(out_activations_result), computed with a functional softmax so Captum's DeepLift takes the "
+                  "ordinary gradient through it, as ModScope does. acnn conv1 deeplift: 'captum' reproduces quirks Q1/Q2, 'textbook' "
                   "does not."),
         "cases": cases}
     with open(os.path.join(ROOT, "manifest.json"), "w") as f:

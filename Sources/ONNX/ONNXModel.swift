@@ -164,9 +164,10 @@ public struct ONNXModel: Sendable {
         }
     }
 
-    /// Checks a batch of samples against the model input: per-sample shape and a fixed batch size.
+    /// Checks samples against the model input: the per-sample shape, and a dynamic batch dimension (ModScope
+    /// evaluates many samples and integration steps per call, so a batch size fixed at export cannot work).
     /// - Parameter sampleShape: the shape of one sample (without the batch dimension).
-    public func validate(sampleShape: [Int], batch: Int) throws {
+    public func validate(sampleShape: [Int]) throws {
         let input = try self.input
         let expected = Array(input.dimensions.dropFirst())
         let matches = expected.count == sampleShape.count && zip(expected, sampleShape).allSatisfy { $0 == nil || $0 == $1 }
@@ -175,9 +176,9 @@ public struct ONNXModel: Sendable {
             throw ONNXError(
                 "the data has samples of shape \(sampleShape.map(String.init).joined(separator: "×")) but model input '\(input.name)' expects \(wanted) per sample; reshape the data (N, \(wanted)) or pick the matching model")
         }
-        if let fixed = input.dimensions.first ?? nil, fixed != batch {
+        if let fixed = input.dimensions.first ?? nil {
             throw ONNXError(
-                "model input '\(input.name)' has a fixed batch size of \(fixed) (it was exported without a dynamic batch axis), so it cannot run on batches of \(batch); re-export it with a dynamic batch dimension (torch.onnx.export(..., dynamic_axes={'\(input.name)': {0: 'batch'}}) or dynamic_shapes)")
+                "model input '\(input.name)' has a fixed batch size of \(fixed) (it was exported without a dynamic batch axis), but ModScope runs many samples and integration steps per batch; re-export it with a dynamic batch dimension (torch.onnx.export(..., dynamic_axes={'\(input.name)': {0: 'batch'}}) or dynamic_shapes)")
         }
     }
 }

@@ -1,0 +1,67 @@
+import ArrayFiles
+import Attribution
+import Foundation
+import ONNX
+
+/// `modscope attribute`: the single-process attribution matrix, streamed chunk by chunk so memory stays bounded
+/// whatever the data size. The output appears only when complete (written as OUT.partial, renamed at the end).
+public struct AttributeCommandRunner {
+    public var request: AttributionRequest
+    public var outputPath: String
+    public var deltaPath: String?
+    /// Samples per chunk (rounded up to a multiple of 64, the block alignment).
+    public var batchSize: Int
+    public var threads: Int
+    public var quiet: Bool
+
+    public init(request: AttributionRequest, outputPath: String, deltaPath: String?, batchSize: Int, threads: Int, quiet: Bool = false) {
+        self.request = request
+        self.outputPath = outputPath
+        self.deltaPath = deltaPath
+        self.batchSize = batchSize
+        self.threads = threads
+        self.quiet = quiet
+    }
+
+    @discardableResult
+    public func run() throws -> AttributionSpec {
+        guard batchSize >= 1 else { throw InputError("--batch-size must be at least 1 (got \(batchSize))") }
+        guard threads >= 1 else { throw InputError("--threads must be at least 1 (got \(threads))") }
+        if deltaPath != nil && !request.configuration.method.hasCompleteness {
+            throw InputError("--delta is only defined for conductance, integrated-gradients and deeplift")
+        }
+        let (spec, model, table, _) = try request.prepare()
+        let computer = try AttributionComputer(spec: spec, model: model, threads: threads)
+        let alignment = AttributionConfiguration.shardAlignment
+        let chunk = (batchSize + alignment - 1) / alignment * alignment
+        let partial = outputPath + ".partial"
+        let writer = try NPYRowWriter(creating: partial, rows: spec.rowCount, columns: spec.neuronCount)
+        var completed = false
+        defer {
+            writer.close()
+            if !completed { try? FileManager.default.removeItem(atPath: partial) }
+        }
+        var delta = [Float]()
+        let progress = ProgressReporter(label: "attribute (\(spec.configuration.method.rawValue))", total: spec.rowCount, quiet: quiet)
+        for start in stride(from: 0, to: spec.rowCount, by: chunk) {
+            let range = start..<min(start + chunk, spec.rowCount)
+            let samples = try table.floatRows(range)
+            let output = try computer.rows(range, samples: samples) { progress.advance(by: $0) }
+            if let bad = firstNonFinite(in: output.attributions) {
+                throw InputError(
+                    "the attribution of sample \(range.lowerBound + bad / spec.neuronCount) is not finite; the model overflows on it (check the data's scale)")
+            }
+            try writer.writeRows(startingAt: range.lowerBound, output.attributions)
+            delta.append(contentsOf: output.delta ?? [])
+        }
+        progress.finish()
+        try writer.synchronize()
+        writer.close()
+        if let deltaPath { try NPYWriter.write(delta, shape: [delta.count], to: deltaPath) }
+        guard rename(partial, outputPath) == 0 else {
+            throw InputError("cannot move the finished matrix to '\(outputPath)': \(String(cString: strerror(errno)))")
+        }
+        completed = true
+        return spec
+    }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import ModScope
+
+struct AttributeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attribute",
+        abstract: "Compute the samples × neurons attribution matrix of one layer in a single process.",
+        discussion: """
+            Writes OUT as NumPy float32 (N, neurons), row i for sample i. The numbers are Captum 0.9.0's layer \
+            methods (docs/methods.md). Results are byte-identical whatever --batch-size and --threads.
+            Example:
+              modscope attribute --model examples/digits/mlp.onnx --data examples/digits/data.npy \\
+                --layer relu --method conductance --out conductance.npy
+            """)
+
+    @OptionGroup var attribution: AttributionOptions
+
+    @Option(help: "Where to write the matrix (.npy).")
+    var out: String
+
+    @Option(help: "Also write the per-sample completeness error Σ attribution − (F(x) − F(x′)) here (.npy; conductance, integrated-gradients, deeplift).")
+    var delta: String?
+
+    @Option(help: "Samples per internal chunk, bounding memory (rounded up to a multiple of 64).")
+    var batchSize = 256
+
+    @Option(help: "Compute threads (whole blocks of samples run in parallel; BLAS itself runs single-threaded).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "No progress output.")
+    var quiet = false
+
+    func run() throws {
+        try reportingErrors {
+            let spec = try AttributeCommandRunner(
+                request: attribution.request, outputPath: out, deltaPath: delta, batchSize: batchSize, threads: threads,
+                quiet: quiet
+            ).run()
+            if !quiet {
+                FileHandle.standardError.write(Data("wrote \(out): \(spec.rowCount) samples × \(spec.neuronCount) neurons (layer \(spec.layer), \(spec.configuration.method.rawValue))\n".utf8))
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Attribution
+import ModScope
+
+/// The flags shared by `attribute`, `run` and `coordinator` (DESIGN.md, "Shared flags").
+struct AttributionOptions: ParsableArguments {
+    @Option(help: "The ONNX model file (external data next to it is read too).")
+    var model: String
+
+    @Option(help: "Samples: .npy (float32/float64/integer), .npz (with --data-key) or .csv; shape (N, *input_shape).")
+    var data: String
+
+    @Option(help: "The array to read from an .npz --data file.")
+    var dataKey: String?
+
+    @Option(help: "Class labels (.npy or .csv, one per sample): used for --target labels and for evaluation, never to find modules.")
+    var labels: String?
+
+    @Option(help: "The hidden layer: a tensor name (e.g. /fc1/Relu_output_0 or relu_1) or a node name. `modscope inspect` lists them.")
+    var layer: String
+
+    @Option(help: "The attribution method: \(AttributionMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var method: AttributionMethod = .conductance
+
+    @Option(help: "The tensor that plays the model's output (default: the first float graph output, or skl2onnx's probabilities before ZipMap).")
+    var output: String?
+
+    @Option(help: "Which output unit to explain per sample: predicted (argmax at the real input), labels, or a unit index.")
+    var target = "predicted"
+
+    @Option(help: "Integration steps for conductance and integrated-gradients.")
+    var steps = 50
+
+    @Option(help: "Quadrature: \(Quadrature.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var quadrature: Quadrature = .gaussLegendre
+
+    @Option(help: "Baseline x′: zero, or an .npy file holding one sample.")
+    var baseline = "zero"
+
+    @Option(help: "For (C, H, W) layers: unit keeps C·H·W columns, channel sums over H, W (default: channel for such layers, unit otherwise).")
+    var granularity: Granularity?
+
+    func validate() throws {
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1 (got \(steps)).") }
+    }
+
+    var request: AttributionRequest {
+        AttributionRequest(
+            modelPath: model, dataPath: data, dataKey: dataKey, labelsPath: labels, layer: layer, output: output,
+            target: target, baseline: baseline,
+            configuration: AttributionConfiguration(method: method, steps: steps, quadrature: quadrature, granularity: granularity))
+    }
+}
+
+extension AttributionMethod: ExpressibleByArgument {}
+extension Quadrature: ExpressibleByArgument {}
+extension Granularity: ExpressibleByArgument {}
