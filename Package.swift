@@ -61,7 +61,7 @@ let package = Package(
         // The command-line tool (ArgumentParser commands only).
         .executableTarget(
             name: "ModScopeCLI",
-            dependencies: ["ModScope", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ModScope", "Biclustering", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
 
         // One test target per module; fixtures live in Tests/<Target>Tests/Fixtures and are found via #filePath.
