@@ -42,6 +42,11 @@ public struct Biclusterer: Sendable {
     /// Fits the biclustering. Throws `BiclusteringError` for bad input (non-finite values, an all-zero matrix,
     /// k out of range).
     public func fit(_ matrix: MatrixView) throws -> BiclusterResult {
+        // Single-threaded BLAS everywhere (LAPACK included); the products parallelise over fixed row groups.
+        try withSingleThreadedBLAS { try fitSingleThreaded(matrix) }
+    }
+
+    private func fitSingleThreaded(_ matrix: MatrixView) throws -> BiclusterResult {
         try validate(rows: matrix.rows, cols: matrix.cols)
         let full = Submatrix(source: matrix, transform: config.transform)
         let (rowSums, colSums, nonFinite) = full.sums()

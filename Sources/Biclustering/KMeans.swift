@@ -122,22 +122,31 @@ private func lloyd(_ z: UnsafeBufferPointer<Double>, n: Int, d: Int, k: Int, max
     var distances = [Double](repeating: 0, count: n)
     var sums = [Double](repeating: 0, count: k * d)
     var counts = [Int](repeating: 0, count: k)
+    var centersT = [Double](repeating: 0, count: k * d)
+    var dist = [Double](repeating: 0, count: k)
+    /// E-step: distances to all centres with the centre index innermost (contiguous, vectorisable).
     func assign() -> (changed: Bool, inertia: Double) {
+        for j in 0..<k { for c in 0..<d { centersT[c * k + j] = centers[j * d + c] } }
         var changed = false
         var inertia: Double = 0
-        centers.withUnsafeBufferPointer { cb in
-            let c = cb.baseAddress!
-            for i in 0..<n {
-                let x = p + i * d
-                var best = 0
-                var bestD = squaredDistance(x, c, d)
-                for j in 1..<Swift.max(k, 1) {
-                    let dd = squaredDistance(x, c + j * d, d)
-                    if dd < bestD { bestD = dd; best = j }
+        centersT.withUnsafeBufferPointer { cb in
+            dist.withUnsafeMutableBufferPointer { db in
+                let ct = cb.baseAddress!, dd = db.baseAddress!
+                for i in 0..<n {
+                    let x = p + i * d
+                    for j in 0..<k { dd[j] = 0 }
+                    for c in 0..<d {
+                        let xc = x[c]
+                        let row = ct + c * k
+                        for j in 0..<k { let t = xc - row[j]; dd[j] += t * t }
+                    }
+                    var best = 0
+                    var bestD = dd[0]
+                    for j in 1..<Swift.max(k, 1) where dd[j] < bestD { bestD = dd[j]; best = j }
+                    if labels[i] != Int32(best) { changed = true; labels[i] = Int32(best) }
+                    distances[i] = bestD
+                    inertia += bestD
                 }
-                if labels[i] != Int32(best) { changed = true; labels[i] = Int32(best) }
-                distances[i] = bestD
-                inertia += bestD
             }
         }
         return (changed, inertia)

@@ -72,8 +72,8 @@ public struct KSelectionReport: Sendable, Codable, Equatable {
     /// False when no candidate passed both thresholds ("no stable k"); chosenK is then the best candidate
     /// (lowest PAC, then highest run-to-run consensus).
     public var stableKFound: Bool
-    /// k suggested by the largest gap of the normalised singular values σ₂ ≥ σ₃ ≥ …: a gap after σ_{j}
-    /// suggests k = j (Dhillon's k−1 non-trivial vectors). nil when not computed.
+    /// k suggested by the largest relative gap σ_j / σ_{j+1} of the normalised singular values σ₂ ≥ σ₃ ≥ …:
+    /// a gap after σ_j suggests k = j (Dhillon's k−1 non-trivial vectors). nil when not computed.
     public var singularGapK: Int?
     /// σ₂, σ₃, … of the normalised full matrix (co-clustering normalisation).
     public var singularValues: [Double]
@@ -100,14 +100,15 @@ func chooseK(_ stats: [KStability]) -> (k: Int, stable: Bool) {
     return (best.k, false)
 }
 
-/// k from the largest gap σ_{j} − σ_{j+1} of the non-trivial normalised singular values, within `range`.
+/// k from the largest relative gap σ_j / σ_{j+1} of the non-trivial normalised singular values, within `range`.
+/// The ratio (not the difference) keeps a weak planted module from hiding behind stronger ones.
 func singularGapK(_ values: [Double], range: ClosedRange<Int>) -> Int? {
     var best: (gap: Double, k: Int)?
     // values[0] = σ₂; a gap after values[j] means j + 1 useful vectors, k = j + 2.
     for j in 0..<Swift.max(0, values.count - 1) {
         let k = j + 2
         guard range.contains(k) else { continue }
-        let gap = values[j] - values[j + 1]
+        let gap = values[j] / Swift.max(values[j + 1], 1e-300)
         if best == nil || gap > best!.gap { best = (gap, k) }
     }
     return best?.k

@@ -19,23 +19,31 @@ struct Submatrix: Sendable {
         cols = colIndex?.count ?? transform.transformedColumns(source.cols)
     }
 
+    /// Row ranges processed in parallel by the products: a fixed split (independent of the number of cores or
+    /// BLAS threads), so partial sums are always combined in the same order.
+    var rowGroups: [Range<Int>] {
+        let groups = Swift.max(1, Swift.min(8, rows / Swift.max(1, blockRows)))
+        return (0..<groups).map { g in (rows * g / groups)..<(rows * (g + 1) / groups) }
+    }
+
     /// Rows per block: about 1 MiB of float32 per block buffer.
     var blockRows: Int { Swift.max(8, Swift.min(rows, 262_144 / Swift.max(1, cols))) }
 
     /// Calls `body(firstRow, rowCount, buffer)` for consecutive row blocks with F[S, T] of those rows written
     /// row-major into `buffer` (row stride `cols`), scaled as `rowScale[i] · g(F) · colScale[j]` when given.
     func forEachBlock(
-        rowScale: [Float]? = nil, colScale: [Float]? = nil, logShift: Float? = nil,
+        rowScale: [Float]? = nil, colScale: [Float]? = nil, logShift: Float? = nil, rowRange: Range<Int>? = nil,
         _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void
     ) {
         let br = blockRows
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: br * cols)
         defer { buffer.deallocate() }
         let m = source.cols
-        var start = 0
+        let range = rowRange ?? 0..<rows
+        var start = range.lowerBound
         colIndex.withOptionalBuffer { colBuffer in
-            while start < rows {
-                let count = Swift.min(br, rows - start)
+            while start < range.upperBound {
+                let count = Swift.min(br, range.upperBound - start)
                 for i in 0..<count {
                     let src = rowIndex.map { Int($0[start + i]) } ?? (start + i)
                     let out = buffer + i * cols

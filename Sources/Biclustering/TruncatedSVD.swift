@@ -18,8 +18,8 @@ struct TruncatedSVD: Sendable {
     struct Options: Sendable {
         var oversampling = 10
         var minIterations = 2
-        var maxIterations = 20
-        var tolerance = 1e-6
+        var maxIterations = 10
+        var tolerance = 1e-4
     }
 
     /// - Parameter warmStart: cols×w row-major vectors used as the first columns of the starting block.
