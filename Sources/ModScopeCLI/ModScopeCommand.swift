@@ -7,5 +7,5 @@ struct ModScopeCommand: ParsableCommand {
         commandName: "modscope",
         abstract: "Find functional modules in trained neural networks: attribution → biclustering → evaluation.",
         version: ModScopeVersion.string,
-        subcommands: [InspectCommand.self, AttributeCommand.self, BenchCommand.self])
+        subcommands: [InspectCommand.self, AttributeCommand.self, BiclusterCommand.self, BenchCommand.self])
 }

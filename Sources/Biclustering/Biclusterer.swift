@@ -1,0 +1,234 @@
+import Foundation
+
+/// Biclustering of a samples × neurons matrix with consensus over restarts: the entry point for the CLI and the
+/// pipeline. `fit` reads the matrix block by block (it may be memory-mapped) and never copies it.
+///
+/// Deterministic: the same matrix, configuration and seed give the same bytes, whatever the BLAS thread count.
+public struct Biclusterer: Sendable {
+    public var config: BiclusterConfig
+
+    public init(config: BiclusterConfig) { self.config = config }
+
+    /// Checks the configuration against a matrix shape; throws a `BiclusteringError` naming the parameter.
+    public func validate(rows: Int, cols: Int) throws {
+        guard rows >= 1, cols >= 1 else {
+            throw BiclusteringError("--matrix: the matrix is empty (shape \(rows)×\(cols)); it needs at least 2 rows and 2 columns.")
+        }
+        let tcols = config.transform.transformedColumns(cols)
+        switch config.k {
+        case .fixed(let k):
+            guard k >= 2 else { throw BiclusteringError("--k \(k) is out of range: use 2 ≤ k ≤ min(rows, columns) = \(min(rows, tcols)), or --k auto.") }
+            guard k <= rows else { throw BiclusteringError("--k \(k) is larger than the number of rows (\(rows)); use 2 ≤ k ≤ \(min(rows, tcols)).") }
+            guard k <= tcols else { throw BiclusteringError("--k \(k) is larger than the number of columns (\(tcols)); use 2 ≤ k ≤ \(min(rows, tcols)).") }
+        case .auto(let range):
+            guard range.lowerBound >= 2, range.upperBound <= min(rows, tcols) else {
+                throw BiclusteringError("--k-range \(range.lowerBound)..\(range.upperBound) is out of range: use 2 ≤ low ≤ high ≤ min(rows, columns) = \(min(rows, tcols)).")
+            }
+        }
+        guard config.restarts >= 1, config.restarts <= 1000 else {
+            throw BiclusteringError("--restarts \(config.restarts) is out of range: use 1…1000.")
+        }
+        guard config.initializations >= 1, config.initializations <= 1000 else {
+            throw BiclusteringError("--n-init \(config.initializations) is out of range: use 1…1000.")
+        }
+        guard config.subsampleFraction > 0, config.subsampleFraction <= 1 else {
+            throw BiclusteringError("subsample fraction \(config.subsampleFraction) is out of range: use (0, 1].")
+        }
+        guard config.bestComponents >= 1, config.bestComponents <= config.components else {
+            throw BiclusteringError("best components \(config.bestComponents) must be between 1 and components (\(config.components)).")
+        }
+    }
+
+    /// Fits the biclustering. Throws `BiclusteringError` for bad input (non-finite values, an all-zero matrix,
+    /// k out of range).
+    public func fit(_ matrix: MatrixView) throws -> BiclusterResult {
+        // Single-threaded BLAS everywhere (LAPACK included); the products parallelise over fixed row groups.
+        try withSingleThreadedBLAS { try fitSingleThreaded(matrix) }
+    }
+
+    private func fitSingleThreaded(_ matrix: MatrixView) throws -> BiclusterResult {
+        try validate(rows: matrix.rows, cols: matrix.cols)
+        let full = Submatrix(source: matrix, transform: config.transform)
+        let (rowSums, colSums, nonFinite) = full.sums()
+        if let (i, j) = nonFinite {
+            throw BiclusteringError("--matrix: entry (\(i), \(j)) is \(matrix[i, j]); every value must be finite.")
+        }
+        let liveRows = (0..<full.rows).filter { rowSums[$0] > 0 }
+        let liveCols = (0..<full.cols).filter { colSums[$0] > 0 }
+        if liveRows.isEmpty {
+            throw BiclusteringError("--matrix: the matrix is all zero after --transform \(config.transform.rawValue); there is nothing to bicluster.")
+        }
+        let ks = config.candidateKs
+        let kMax = ks.max()!
+        if kMax > liveRows.count || kMax > liveCols.count {
+            throw BiclusteringError("--k \(kMax) is larger than the number of non-zero rows (\(liveRows.count)) or columns (\(liveCols.count)) after --transform \(config.transform.rawValue).")
+        }
+        let algorithm = config.algorithm
+        let auto: Bool = { if case .auto = config.k { return true } else { return false } }()
+        let r = config.restarts
+
+        // Full-data co-clustering SVD: singular-value gap, warm starts of the restarts, and the single fit when R = 1.
+        let gapRank = auto ? kMax : 0
+        var fullFit: SpectralCoclusteringFit?
+        if algorithm == .spectralCoclustering || auto {
+            fullFit = SpectralCoclusteringFit(
+                matrix: full, ks: ks, embedding: config.embedding, initializations: config.initializations,
+                seed: config.seed, extraRank: gapRank, skipClustering: !(r == 1 && algorithm == .spectralCoclustering),
+                sums: (rowSums, colSums))
+        }
+
+        var runs = [[RestartLabels]](repeating: [], count: ks.count)
+        var samples: [RestartSample] = []
+        for restart in 0..<r {
+            let restartSeed = config.seed &+ UInt64(restart) &* 0x9E37_79B9
+            var rowIndex: [Int32]?, colIndex: [Int32]?
+            var sample = RestartSample(rows: rowSums.map { $0 > 0 }, cols: colSums.map { $0 > 0 })
+            if r > 1 {
+                var rng = RandomSource(seed: config.seed, stream: 0x5355_0000 &+ UInt64(restart))
+                let rowCount = max(kMax, Int((config.subsampleFraction * Double(liveRows.count)).rounded()))
+                let colCount = max(kMax, Int((config.subsampleFraction * Double(liveCols.count)).rounded()))
+                rowIndex = rng.sampleWithoutReplacement(liveRows.count, count: rowCount).map { Int32(liveRows[$0]) }
+                colIndex = rng.sampleWithoutReplacement(liveCols.count, count: colCount).map { Int32(liveCols[$0]) }
+                sample = RestartSample(rows: [Bool](repeating: false, count: full.rows), cols: [Bool](repeating: false, count: full.cols))
+                for i in rowIndex! { sample.rows[Int(i)] = true }
+                for j in colIndex! { sample.cols[Int(j)] = true }
+            }
+            let sub = Submatrix(source: matrix, transform: config.transform, rowIndex: rowIndex, colIndex: colIndex)
+            var rowLabels: [[Int32]], colLabels: [[Int32]]
+            switch algorithm {
+            case .spectralCoclustering:
+                if r == 1, let fullFit {
+                    (rowLabels, colLabels) = (fullFit.rowLabels, fullFit.colLabels)
+                } else {
+                    var warm: (vectors: [Double], width: Int)?
+                    if let fullFit, let colIndex {
+                        let w = fullFit.rank
+                        var vectors = [Double](repeating: 0, count: colIndex.count * w)
+                        for (p, j) in colIndex.enumerated() {
+                            for c in 0..<w { vectors[p * w + c] = fullFit.v[Int(j) * w + c] }
+                        }
+                        warm = (vectors, w)
+                    }
+                    let fit = SpectralCoclusteringFit(matrix: sub, ks: ks, embedding: config.embedding,
+                                                      initializations: config.initializations, seed: restartSeed, warmStart: warm)
+                    (rowLabels, colLabels) = (fit.rowLabels, fit.colLabels)
+                }
+            case .spectralBiclustering:
+                let fit = SpectralBiclusteringFit(
+                    matrix: sub, ks: ks, normalization: config.checkerboardNormalization, components: config.components,
+                    bestComponents: config.bestComponents, initializations: config.initializations, seed: restartSeed)
+                (rowLabels, colLabels) = (fit.rowLabels, fit.colLabels)
+            }
+            for index in ks.indices {
+                var labels = RestartLabels(rows: [Int32](repeating: -1, count: full.rows), cols: [Int32](repeating: -1, count: full.cols))
+                for (p, l) in rowLabels[index].enumerated() { labels.rows[rowIndex.map { Int($0[p]) } ?? p] = l }
+                for (p, l) in colLabels[index].enumerated() { labels.cols[colIndex.map { Int($0[p]) } ?? p] = l }
+                runs[index].append(labels)
+            }
+            samples.append(sample)
+        }
+
+        // Stability of every k.
+        var stats: [KStability] = []
+        var pairwiseByK: [[[Double]]] = []
+        for (index, k) in ks.enumerated() {
+            let pairwise = pairwiseConsensus(runs: runs[index], samples: samples, k: k, algorithm: algorithm)
+            pairwiseByK.append(pairwise)
+            guard r > 1 else {
+                stats.append(KStability(k: k, pac: nil, runToRunConsensus: nil, stable: false))
+                continue
+            }
+            var total: Double = 0
+            for a in 0..<r { for b in (a + 1)..<max(a + 1, r) { total += pairwise[a][b] } }
+            let s = total / Double(r * (r - 1) / 2)
+            let pac = pairSampledPAC(runs: runs[index], pairs: config.pacPairs,
+                                     crossMode: algorithm == .spectralCoclustering, seed: config.seed)
+            stats.append(KStability(k: k, pac: pac, runToRunConsensus: s,
+                                    stable: pac <= config.pacThreshold && s >= config.consensusThreshold))
+        }
+        let chosen: (k: Int, stable: Bool)
+        let gapK = auto ? singularGapK(fullFit?.singularValues ?? [], range: ks.first!...ks.last!) : nil
+        var message: String
+        if auto {
+            if r == 1 {
+                throw BiclusteringError("--k auto needs --restarts ≥ 2 (it measures stability across restarts); got --restarts 1.")
+            }
+            chosen = chooseK(stats)
+            let gapNote = gapK.map { $0 == chosen.k ? "; the singular-value gap agrees (k = \($0))" : "; the singular-value gap suggests k = \($0)" } ?? ""
+            message = chosen.stable
+                ? "k = \(chosen.k) is the largest k with PAC ≤ \(config.pacThreshold) and run-to-run consensus ≥ \(config.consensusThreshold)\(gapNote)."
+                : "no stable k in \(ks.first!)..\(ks.last!): no k has PAC ≤ \(config.pacThreshold) and run-to-run consensus ≥ \(config.consensusThreshold); best candidate k = \(chosen.k) (lowest PAC)\(gapNote)."
+        } else {
+            chosen = (ks[0], stats[0].stable)
+            message = r == 1 ? "fixed k = \(ks[0]), single fit on the full matrix." : "fixed k = \(ks[0])."
+        }
+        let chosenIndex = ks.firstIndex(of: chosen.k)!
+        let consensus = consensusBiclusters(runs: runs[chosenIndex], samples: samples, pairwise: pairwiseByK[chosenIndex],
+                                            k: chosen.k, algorithm: algorithm)
+        let modules = buildModules(matrix: matrix, consensus: consensus, k: chosen.k)
+        let selection = KSelectionReport(
+            mode: auto ? "auto" : "fixed", chosenK: chosen.k, stableKFound: chosen.stable, singularGapK: gapK,
+            singularValues: fullFit?.singularValues ?? [], message: message)
+        return BiclusterResult(
+            k: chosen.k, algorithm: algorithm, transform: config.transform, embedding: config.embedding, restarts: r,
+            seed: config.seed, modules: modules, rowLabels: consensus.rowLabels, colLabels: consensus.colLabels,
+            rowConfidence: consensus.rowConfidence, colConfidence: consensus.colConfidence, stability: stats,
+            selection: selection)
+    }
+
+    /// Modules with members, stability and density ratio (one pass over A accumulating |A| per label cell).
+    private func buildModules(matrix: MatrixView, consensus: ConsensusOutcome, k: Int) -> [BiclusterModule] {
+        let m = matrix.cols
+        let transform = config.transform
+        let rows = consensus.rowLabels, cols = consensus.colLabels
+        let kk = k + 1  // label −1 goes to bucket k
+        var cellSum = [Double](repeating: 0, count: kk * kk)
+        var rowBucketCount = [Double](repeating: 0, count: kk)
+        var colBucketCount = [Double](repeating: 0, count: kk)
+        for l in rows { rowBucketCount[l >= 0 ? Int(l) : k] += 1 }
+        for l in cols { colBucketCount[l >= 0 ? Int(l) : k] += 1 }
+        var total: Double = 0
+        var colBucket = cols.map { $0 >= 0 ? Int($0) : k }
+        var acc = [Double](repeating: 0, count: kk)
+        colBucket.withUnsafeMutableBufferPointer { cb in
+            for i in 0..<matrix.rows {
+                let row = matrix.base + i * m
+                for b in 0..<kk { acc[b] = 0 }
+                for t in 0..<cb.count {
+                    acc[cb[t]] += Double(Swift.abs(row[transform.sourceColumn(t, sourceColumns: m)]))
+                }
+                let a = rows[i] >= 0 ? Int(rows[i]) : k
+                for b in 0..<kk { cellSum[a * kk + b] += acc[b]; total += acc[b] }
+            }
+        }
+        let pairs: [(Int, Int)]
+        switch config.algorithm {
+        case .spectralCoclustering: pairs = (0..<k).map { ($0, $0) }
+        case .spectralBiclustering: pairs = (0..<k).flatMap { a in (0..<k).map { (a, $0) } }
+        }
+        let totalCells = Double(rows.count) * Double(cols.count)
+        return pairs.enumerated().map { id, pair in
+            let (a, b) = pair
+            let samples = rows.indices.filter { rows[$0] == Int32(a) }
+            let columns = cols.indices.filter { cols[$0] == Int32(b) }
+            let neurons = Array(Set(columns.map { transform.sourceColumn($0, sourceColumns: m) })).sorted()
+            let insideCells = rowBucketCount[a] * colBucketCount[b]
+            let inside = cellSum[a * kk + b]
+            let outsideCells = totalCells - insideCells
+            var ratio: Double?
+            if insideCells > 0 && outsideCells > 0 && total - inside > 0 {
+                ratio = (inside / insideCells) / ((total - inside) / outsideCells)
+            }
+            let degenerate: String? = samples.isEmpty && columns.isEmpty ? "empty"
+                : samples.isEmpty ? "columns-only" : columns.isEmpty ? "rows-only" : nil
+            func mean(_ values: [Float], _ idx: [Int]) -> Double? {
+                idx.isEmpty ? nil : idx.reduce(0) { $0 + Double(values[$1]) } / Double(idx.count)
+            }
+            return BiclusterModule(
+                id: id, samples: samples, neurons: neurons, columns: transform == .signedSplit ? columns : nil,
+                stability: consensus.stability[id], reproducibility: consensus.reproducibility[id],
+                densityRatio: ratio, meanSampleConfidence: mean(consensus.rowConfidence, samples),
+                meanNeuronConfidence: mean(consensus.colConfidence, columns), degenerate: degenerate)
+        }
+    }
+}

@@ -1,0 +1,53 @@
+/// How the signed attribution matrix A becomes the non-negative matrix F that spectral co-clustering needs
+/// (Dhillon 2001 works on a bipartite graph with non-negative edge weights).
+///
+/// `signedSplit` doubles the columns: column j of F is max(A[:, j], 0) and column m + j is max(−A[:, j], 0).
+/// All transforms are applied on the fly, block by block; F is never stored.
+public enum Transform: String, Sendable, CaseIterable, Codable {
+    case abs
+    case positive
+    case negative
+    case signedSplit = "signed-split"
+
+    /// Number of columns of F for a matrix with `sourceColumns` columns.
+    public func transformedColumns(_ sourceColumns: Int) -> Int {
+        self == .signedSplit ? 2 * sourceColumns : sourceColumns
+    }
+
+    /// The source column of transformed column `t`.
+    @inlinable public func sourceColumn(_ t: Int, sourceColumns: Int) -> Int {
+        self == .signedSplit && t >= sourceColumns ? t - sourceColumns : t
+    }
+
+    /// F[i, t] from the source row `row` (length `sourceColumns`).
+    @inlinable public func value(_ row: UnsafePointer<Float>, _ t: Int, sourceColumns: Int) -> Float {
+        switch self {
+        case .abs: return Swift.abs(row[t])
+        case .positive: return Swift.max(row[t], 0)
+        case .negative: return Swift.max(-row[t], 0)
+        case .signedSplit:
+            return t < sourceColumns ? Swift.max(row[t], 0) : Swift.max(-row[t - sourceColumns], 0)
+        }
+    }
+
+    /// Writes F[row, t] for every t in `columns` (nil = all transformed columns) into `out`.
+    @inlinable public func fill(
+        row: UnsafePointer<Float>, sourceColumns m: Int, columns: UnsafeBufferPointer<Int32>?,
+        into out: UnsafeMutablePointer<Float>
+    ) {
+        if let columns {
+            for (k, t) in columns.enumerated() { out[k] = value(row, Int(t), sourceColumns: m) }
+            return
+        }
+        switch self {
+        case .abs: for j in 0..<m { out[j] = Swift.abs(row[j]) }
+        case .positive: for j in 0..<m { out[j] = Swift.max(row[j], 0) }
+        case .negative: for j in 0..<m { out[j] = Swift.max(-row[j], 0) }
+        case .signedSplit:
+            for j in 0..<m {
+                out[j] = Swift.max(row[j], 0)
+                out[m + j] = Swift.max(-row[j], 0)
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Biclustering
+import Foundation
+
+/// `modscope bicluster`: biclustering with consensus over restarts on any float .npy matrix.
+struct BiclusterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bicluster",
+        abstract: "Bicluster a samples × neurons matrix into functional modules, with consensus over restarts.",
+        discussion: """
+            Writes DIR/modules.json, row_labels.npy, col_labels.npy (int32, -1 = in no module), row_confidence.npy, \
+            col_confidence.npy and stability.json. See docs/biclustering.md.
+            """)
+
+    @Option(help: "The matrix: a 2-D float32 or float64 .npy file (samples × neurons); float32 is memory-mapped.")
+    var matrix: String
+
+    @Option(help: "Number of modules (2 or more), or 'auto' to choose it by stability over --k-range.")
+    var k: String
+
+    @Option(help: "Output folder.")
+    var out: String
+
+    @Option(help: "abs | positive | negative | signed-split (positive and negative parts as separate columns).")
+    var transform: String = "abs"
+
+    @Option(help: "spectral-coclustering (Dhillon 2001) | spectral-biclustering (Kluger 2003, checkerboard).")
+    var algorithm: String = "spectral-coclustering"
+
+    @Option(help: "Co-clustering embedding: k-1 singular vectors, or log2 (sklearn parity).")
+    var embedding: String = "k-1"
+
+    @Option(help: "spectral-biclustering normalisation: bistochastic | scale | log.")
+    var normalization: String = "bistochastic"
+
+    @Option(help: "Restarts (each on 80% of rows and columns) for the consensus; 1 = one fit on the full matrix.")
+    var restarts: Int = 20
+
+    @Option(name: .customLong("n-init"), help: "k-means initialisations per fit.")
+    var nInit: Int = 10
+
+    @Option(name: .customLong("k-range"), help: "Candidate k for --k auto, as LOW..HIGH.")
+    var kRange: String = "2..20"
+
+    @Option(help: "Random seed; the same seed gives the same output.")
+    var seed: UInt64 = 0
+
+    func run() throws {
+        do {
+            let config = try makeConfig()
+            let file = try MappedNPYFile(path: matrix)
+            let result = try Biclusterer(config: config).fit(file.view)
+            try result.write(to: URL(fileURLWithPath: out))
+            let proper = result.modules.filter { $0.degenerate == nil }.count
+            print("k = \(result.k) (\(result.selection.message)) \(proper) modules → \(out)")
+        } catch let error as BiclusteringError {
+            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
+    func makeConfig() throws -> BiclusterConfig {
+        var config = BiclusterConfig()
+        func parse<T: RawRepresentable>(_ value: String, _ name: String, _ all: [T]) throws -> T where T.RawValue == String {
+            guard let parsed = T(rawValue: value) else {
+                throw BiclusteringError("--\(name) \(value) is not one of: \(all.map(\.rawValue).joined(separator: ", ")).")
+            }
+            return parsed
+        }
+        config.transform = try parse(transform, "transform", Transform.allCases)
+        config.algorithm = try parse(algorithm, "algorithm", BiclusterAlgorithm.allCases)
+        config.embedding = try parse(embedding, "embedding", Embedding.allCases)
+        config.checkerboardNormalization = try parse(normalization, "normalization", CheckerboardNormalization.allCases)
+        config.restarts = restarts
+        config.initializations = nInit
+        config.seed = seed
+        if k == "auto" {
+            let parts = kRange.components(separatedBy: "..")
+            guard parts.count == 2, let low = Int(parts[0]), let high = Int(parts[1]), low <= high else {
+                throw BiclusteringError("--k-range \(kRange) is not of the form LOW..HIGH with LOW ≤ HIGH (e.g. 2..20).")
+            }
+            config.k = .auto(low...high)
+        } else if let value = Int(k) {
+            config.k = .fixed(value)
+        } else {
+            throw BiclusteringError("--k \(k) is neither a whole number ≥ 2 nor 'auto'.")
+        }
+        return config
+    }
+}
