@@ -13,6 +13,9 @@ public struct AttributeCommandRunner {
     public var batchSize: Int
     public var threads: Int
     public var quiet: Bool
+    /// Seconds spent in the chunk loop (reading, attributing, writing), set by `run()`: the figure the
+    /// benchmark compares with Captum's in-process loop.
+    public private(set) var computeSeconds: Double = 0
 
     public init(request: AttributionRequest, outputPath: String, deltaPath: String?, batchSize: Int, threads: Int, quiet: Bool = false) {
         self.request = request
@@ -24,7 +27,7 @@ public struct AttributeCommandRunner {
     }
 
     @discardableResult
-    public func run() throws -> AttributionSpec {
+    public mutating func run() throws -> AttributionSpec {
         guard batchSize >= 1 else { throw InputError("--batch-size must be at least 1 (got \(batchSize))") }
         guard threads >= 1 else { throw InputError("--threads must be at least 1 (got \(threads))") }
         if deltaPath != nil && !request.configuration.method.hasCompleteness {
@@ -43,6 +46,7 @@ public struct AttributeCommandRunner {
         }
         var delta = [Float]()
         let progress = ProgressReporter(label: "attribute (\(spec.configuration.method.rawValue))", total: spec.rowCount, quiet: quiet)
+        let loopStart = DispatchTime.now()
         for start in stride(from: 0, to: spec.rowCount, by: chunk) {
             let range = start..<min(start + chunk, spec.rowCount)
             let samples = try table.floatRows(range)
@@ -55,6 +59,7 @@ public struct AttributeCommandRunner {
             delta.append(contentsOf: output.delta ?? [])
         }
         progress.finish()
+        computeSeconds = Double(DispatchTime.now().uptimeNanoseconds - loopStart.uptimeNanoseconds) / 1e9
         try writer.synchronize()
         writer.close()
         if let deltaPath { try NPYWriter.write(delta, shape: [delta.count], to: deltaPath) }

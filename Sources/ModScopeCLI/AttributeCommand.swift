@@ -31,12 +31,16 @@ struct AttributeCommand: ParsableCommand {
     @Flag(help: "No progress output.")
     var quiet = false
 
+    @Flag(help: ArgumentHelp("Print the seconds spent computing (excluding start-up and model loading) on stderr.", visibility: .hidden))
+    var timing = false
+
     func run() throws {
         try reportingErrors {
-            let spec = try AttributeCommandRunner(
+            var runner = AttributeCommandRunner(
                 request: attribution.request, outputPath: out, deltaPath: delta, batchSize: batchSize, threads: threads,
-                quiet: quiet
-            ).run()
+                quiet: quiet)
+            let spec = try runner.run()
+            if timing { FileHandle.standardError.write(Data("compute_seconds=\(runner.computeSeconds)\n".utf8)) }
             if !quiet {
                 FileHandle.standardError.write(Data("wrote \(out): \(spec.rowCount) samples × \(spec.neuronCount) neurons (layer \(spec.layer), \(spec.configuration.method.rawValue))\n".utf8))
             }

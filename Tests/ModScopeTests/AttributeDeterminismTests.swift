@@ -14,7 +14,8 @@ import Testing
         let request = AttributionRequest(
             modelPath: Self.examples.appendingPathComponent(model).path, dataPath: Self.examples.appendingPathComponent(data).path,
             layer: layer, configuration: AttributionConfiguration(method: method, steps: 20))
-        try AttributeCommandRunner(request: request, outputPath: out, deltaPath: nil, batchSize: batchSize, threads: threads, quiet: true).run()
+        var runner = AttributeCommandRunner(request: request, outputPath: out, deltaPath: nil, batchSize: batchSize, threads: threads, quiet: true)
+        try runner.run()
         return try Data(contentsOf: URL(fileURLWithPath: out))
     }
 
