@@ -1,0 +1,100 @@
+import Attribution
+import Autodiff
+import Foundation
+import ONNX
+import TensorCore
+
+/// Measures what happens to the model when a set of the layer's neurons is silenced: each neuron (or, at
+/// channel granularity, each channel map) is set to its value at the baseline input, and the target output and
+/// the accuracy are compared with the intact model.
+///
+/// The layer's activations are computed once; every ablation re-runs only the part of the network after the
+/// layer (the whole network with the layer replaced when tensors bypass it).
+struct AblationProbe {
+    let spec: AttributionSpec
+    let activations: Tensor  // (N, *layerShape)
+    let baselineActivation: Tensor  // (1, *layerShape)
+    let original: Tensor  // (N, outputWidth)
+    let targets: [Int]
+    let reference: [Int]  // labels, or the intact model's predictions
+    let samples: Tensor
+    let suffix: ExecutionPlan
+    let full: ExecutionPlan
+    let layerIsCut: Bool
+    let outputWidth: Int
+    let channelGranularity: Bool
+
+    init(spec: AttributionSpec, model: ONNXModel, samples: Tensor, labels: [Int]?) throws {
+        self.spec = spec
+        self.samples = samples
+        full = try model.plan(targets: [spec.output, spec.layer])
+        let fed = try ExecutionPlan(graph: model.graph, targets: [spec.output], fed: [spec.layer])
+        layerIsCut = !fed.reads(spec.input)
+        suffix = fed
+        let execution = try full.forward(feeds: [spec.input: .float(samples)])
+        activations = try execution.tensor(spec.layer)
+        original = try execution.tensor(spec.output)
+        let n = samples.shape[0]
+        outputWidth = original.count / max(n, 1)
+        let baseline = Tensor(shape: [1] + spec.sampleShape, storage: spec.baseline ?? [Float](repeating: 0, count: spec.sampleShape.reduce(1, *)))
+        baselineActivation = try full.forward(feeds: [spec.input: .float(baseline)]).tensor(spec.layer)
+        let predictions = AblationProbe.argmax(original, width: outputWidth)
+        switch spec.target {
+        case .predicted: targets = predictions
+        case .labels: targets = spec.labels ?? predictions
+        case .index(let unit): targets = [Int](repeating: unit, count: n)
+        }
+        reference = labels ?? predictions
+        let layerShape = Array(activations.shape.dropFirst())
+        channelGranularity = layerShape.count >= 2 && spec.neuronCount == layerShape[0] && layerShape.reduce(1, *) != layerShape[0]
+    }
+
+    static func argmax(_ t: Tensor, width: Int) -> [Int] {
+        (0..<(t.count / max(width, 1))).map { i in
+            var best = 0
+            for j in 1..<max(width, 1) where t.storage[i * width + j] > t.storage[i * width + best] { best = j }
+            return best
+        }
+    }
+
+    struct Effect: Codable, Sendable {
+        var outputDrop: Double
+        var accuracyDrop: Double
+        enum CodingKeys: String, CodingKey {
+            case outputDrop = "output_drop"
+            case accuracyDrop = "accuracy_drop"
+        }
+    }
+
+    /// Effect of silencing `neurons` on the samples `rows`.
+    func effect(neurons: [Int], rows: [Int]) throws -> Effect {
+        guard !rows.isEmpty else { return Effect(outputDrop: 0, accuracyDrop: 0) }
+        let perSample = activations.count / activations.shape[0]
+        let inner = channelGranularity ? perSample / spec.neuronCount : 1
+        var layer = [Float](repeating: 0, count: rows.count * perSample)
+        for (r, row) in rows.enumerated() {
+            for j in 0..<perSample { layer[r * perSample + j] = activations.storage[row * perSample + j] }
+            for neuron in neurons {
+                for p in 0..<inner { layer[r * perSample + neuron * inner + p] = baselineActivation.storage[neuron * inner + p] }
+            }
+        }
+        let ablated = Tensor(shape: [rows.count] + Array(activations.shape.dropFirst()), storage: layer)
+        let out: Tensor
+        if layerIsCut {
+            out = try suffix.forward(feeds: [spec.layer: .float(ablated)]).tensor(spec.output)
+        } else {
+            let inputs = Tensor.concatenateRows(rows.map { samples.rows($0..<($0 + 1)) })
+            let replacement: TensorReplacement = { _ in ablated }
+            out = try full.forward(feeds: [spec.input: .float(inputs)], replacing: [spec.layer: replacement]).tensor(spec.output)
+        }
+        let predicted = AblationProbe.argmax(out, width: outputWidth)
+        var drop = 0.0, before = 0, after = 0
+        for (r, row) in rows.enumerated() {
+            drop += Double(original.storage[row * outputWidth + targets[row]] - out.storage[r * outputWidth + targets[row]])
+            let intact = AblationProbe.argmax(original.rows(row..<(row + 1)), width: outputWidth)[0]
+            if intact == reference[row] { before += 1 }
+            if predicted[r] == reference[row] { after += 1 }
+        }
+        return Effect(outputDrop: drop / Double(rows.count), accuracyDrop: Double(before - after) / Double(rows.count))
+    }
+}
