@@ -213,9 +213,12 @@ public struct LayerAttributor: Sendable {
         var result = [Float](repeating: 0, count: blockSize)
         a.storage.withUnsafeBufferPointer { av in
             g.storage.withUnsafeBufferPointer { gv in
-                for k in 0..<(m - 1) {
-                    let base = k * blockSize
-                    for j in 0..<blockSize { result[j] += gv[base + j] * (av[base + blockSize + j] - av[base + j]) }
+                result.withUnsafeMutableBufferPointer { sum in
+                    for k in 0..<(m - 1) {
+                        let base = k * blockSize
+                        let next = base &+ blockSize
+                        for j in 0..<blockSize { sum[j] += gv[base &+ j] * (av[next &+ j] - av[base &+ j]) }
+                    }
                 }
             }
         }

@@ -8,4 +8,14 @@ struct ModScopeCommand: ParsableCommand {
         abstract: "Find functional modules in trained neural networks: attribution → biclustering → evaluation.",
         version: ModScopeVersion.string,
         subcommands: [InspectCommand.self, AttributeCommand.self, BiclusterCommand.self, BenchCommand.self])
+
+    static func main() {
+        MemoryTuning.apply()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -64,7 +64,9 @@ enum OperatorTable {
             if node.output.count > 1 && !node.output[1].isEmpty && a.int("storage_order", default: 0) != 0 {
                 return unsupported("Indices output with storage_order=1")
             }
-            return .success(PoolOperator(kind: .max, attributes: try a.spatial(kernelRequired: true), ceilMode: a.int("ceil_mode", default: 0) != 0))
+            return .success(PoolOperator(
+                kind: .max, attributes: try a.spatial(kernelRequired: true), ceilMode: a.int("ceil_mode", default: 0) != 0,
+                producesIndices: node.output.count > 1 && !node.output[1].isEmpty))
         case "AveragePool":
             let spatial = try a.spatial(kernelRequired: true)
             if spatial.dilations != (1, 1) { return unsupported("dilations other than 1") }

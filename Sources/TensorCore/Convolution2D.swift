@@ -60,11 +60,19 @@ public struct Convolution2D: Sendable, Equatable {
                             if ih < 0 || ih >= height {
                                 for ow in 0..<outWidth { cols[dst + ow] = 0 }
                             } else {
-                                let rowBase = src + ih * width
-                                for ow in 0..<outWidth {
-                                    let iw = ow * strideWidth - padLeft + kj * dilationWidth
-                                    cols[dst + ow] = (iw >= 0 && iw < width) ? x[rowBase + iw] : 0
+                                // Output columns whose tap lies inside the row: [first, last); zeros around.
+                                let offset = kj * dilationWidth - padLeft
+                                let first = min(outWidth, max(0, (-offset + strideWidth - 1) / strideWidth))
+                                let last = max(first, min(outWidth, (width - 1 - offset) / strideWidth + 1))
+                                for ow in 0..<first { cols[dst + ow] = 0 }
+                                let rowBase = src + ih * width + offset
+                                // Indices are in range by construction: wrapping arithmetic skips overflow checks.
+                                if strideWidth == 1 {
+                                    for ow in first..<last { cols[dst &+ ow] = x[rowBase &+ ow] }
+                                } else {
+                                    for ow in first..<last { cols[dst &+ ow] = x[rowBase &+ ow &* strideWidth] }
                                 }
+                                for ow in last..<outWidth { cols[dst + ow] = 0 }
                             }
                             dst += outWidth
                         }
@@ -116,9 +124,10 @@ public struct Convolution2D: Sendable, Equatable {
         let k = cg * kernelHeight * kernelWidth
         let columns = n * oh * ow
         let outPlane = oh * ow
-        var cols = [Float](repeating: 0, count: k * columns)
-        var product = [Float](repeating: 0, count: mg * columns)
-        var output = [Float](repeating: 0, count: n * m * outPlane)
+        // Every element of these buffers is written before it is read.
+        var cols = [Float](unsafeUninitializedCapacity: k * columns) { _, count in count = k * columns }
+        var product = [Float](unsafeUninitializedCapacity: mg * columns) { _, count in count = mg * columns }
+        var output = [Float](unsafeUninitializedCapacity: n * m * outPlane) { _, count in count = n * m * outPlane }
         input.storage.withUnsafeBufferPointer { x in
             weight.storage.withUnsafeBufferPointer { wt in
                 cols.withUnsafeMutableBufferPointer { colsBuffer in
@@ -138,9 +147,9 @@ public struct Convolution2D: Sendable, Equatable {
                                     let channel = g * mg + oc
                                     let b = bias?.storage[channel] ?? 0
                                     for sample in 0..<n {
-                                        let src = oc * columns + sample * outPlane
-                                        let dst = (sample * m + channel) * outPlane
-                                        for p in 0..<outPlane { out[dst + p] = y[src + p] + b }
+                                        let src = oc &* columns &+ sample &* outPlane
+                                        let dst = (sample &* m &+ channel) &* outPlane
+                                        for p in 0..<outPlane { out[dst &+ p] = y[src &+ p] + b }
                                     }
                                 }
                             }

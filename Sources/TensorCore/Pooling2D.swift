@@ -47,39 +47,105 @@ public struct Pooling2D: Sendable, Equatable {
     public func maxPool(_ input: Tensor) -> (output: Tensor, argmax: [Int32]) {
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         let (oh, ow) = outputSize(height: h, width: w)
+        let (kh, kw) = (kernelHeight, kernelWidth)
+        // Kernel taps per output row/column as flat tables; −1 marks a tap in the padding (never taken).
+        var rowTaps = [Int](repeating: -1, count: oh * kh), columnTaps = [Int](repeating: -1, count: ow * kw)
+        for i in 0..<oh {
+            for k in 0..<kh {
+                let ih = i * strideHeight - padTop + k * dilationHeight
+                if ih >= 0 && ih < h { rowTaps[i * kh + k] = ih * w }
+            }
+        }
+        for j in 0..<ow {
+            for k in 0..<kw {
+                let iw = j * strideWidth - padLeft + k * dilationWidth
+                if iw >= 0 && iw < w { columnTaps[j * kw + k] = iw }
+            }
+        }
         var argmax = [Int32](repeating: -1, count: n * c * oh * ow)
-        let output = input.storage.withUnsafeBufferPointer { x in
+        var output = [Float](repeating: 0, count: n * c * oh * ow)
+        if kh == 2 && kw == 2 && strideHeight == 2 && strideWidth == 2 && dilationHeight == 1 && dilationWidth == 1
+            && padTop == 0 && padLeft == 0 && 2 * oh <= h && 2 * ow <= w
+        {
+            maxPool2x2(input, height: h, width: w, outHeight: oh, outWidth: ow, output: &output, argmax: &argmax)
+            return (Tensor(shape: [n, c, oh, ow], storage: output), argmax)
+        }
+        input.storage.withUnsafeBufferPointer { x in
             argmax.withUnsafeMutableBufferPointer { indices in
-                Tensor(shape: [n, c, oh, ow]) { out in
-                    for plane in 0..<(n * c) {
-                        let base = plane * h * w
-                        for i in 0..<oh {
-                            for j in 0..<ow {
-                                var best = -Float.infinity
-                                var bestIndex = -1
-                                for ki in 0..<kernelHeight {
-                                    let ih = i * strideHeight - padTop + ki * dilationHeight
-                                    if ih < 0 || ih >= h { continue }
-                                    for kj in 0..<kernelWidth {
-                                        let iw = j * strideWidth - padLeft + kj * dilationWidth
-                                        if iw < 0 || iw >= w { continue }
-                                        let v = x[base + ih * w + iw]
-                                        if v > best || bestIndex < 0 || v.isNaN {
-                                            best = v
-                                            bestIndex = ih * w + iw
+                output.withUnsafeMutableBufferPointer { out in
+                    rowTaps.withUnsafeBufferPointer { rows in
+                        columnTaps.withUnsafeBufferPointer { columns in
+                            var o = 0
+                            for plane in 0..<(n * c) {
+                                let base = plane * h * w
+                                for i in 0..<oh {
+                                    for j in 0..<ow {
+                                        var best = -Float.infinity
+                                        var bestIndex = -1
+                                        for ki in 0..<kh {
+                                            let rowOffset = rows[i * kh + ki]
+                                            if rowOffset < 0 { continue }
+                                            for kj in 0..<kw {
+                                                let column = columns[j * kw + kj]
+                                                if column < 0 { continue }
+                                                let v = x[base + rowOffset + column]
+                                                // First maximum wins; NaN propagates as in onnxruntime.
+                                                if v > best || bestIndex < 0 || v.isNaN {
+                                                    best = v
+                                                    bestIndex = rowOffset + column
+                                                }
+                                            }
                                         }
+                                        out[o] = best
+                                        indices[o] = Int32(bestIndex)
+                                        o += 1
                                     }
                                 }
-                                let o = (plane * oh + i) * ow + j
-                                out[o] = best
-                                indices[o] = Int32(bestIndex)
                             }
                         }
                     }
                 }
             }
         }
-        return (output, argmax)
+        return (Tensor(shape: [n, c, oh, ow], storage: output), argmax)
+    }
+
+    /// The common 2×2, stride-2, unpadded window, unrolled (same first-maximum and NaN rules).
+    private func maxPool2x2(
+        _ input: Tensor, height h: Int, width w: Int, outHeight oh: Int, outWidth ow: Int,
+        output: inout [Float], argmax: inout [Int32]
+    ) {
+        let planes = input.count / (h * w)
+        input.storage.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { out in
+                argmax.withUnsafeMutableBufferPointer { indices in
+                    var o = 0
+                    for plane in 0..<planes {
+                        let base = plane * h * w
+                        for i in 0..<oh {
+                            let top = 2 * i * w
+                            for j in 0..<ow {
+                                let a = top + 2 * j
+                                var best = x[base + a], index = a
+                                @inline(__always) func consider(_ candidate: Int) {
+                                    let v = x[base + candidate]
+                                    if v > best || (v.isNaN && !best.isNaN) {
+                                        best = v
+                                        index = candidate
+                                    }
+                                }
+                                consider(a + 1)
+                                consider(a + w)
+                                consider(a + w + 1)
+                                out[o] = best
+                                indices[o] = Int32(index)
+                                o += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Routes `gradient[o]` to the arg-max position of window o (scatter-add): the adjoint of `maxPool`.

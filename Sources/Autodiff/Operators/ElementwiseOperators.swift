@@ -26,7 +26,7 @@ public struct ActivationOperator: Operator {
         let x = try inputs.float(0)
         let y: Tensor
         switch kind {
-        case .relu: y = x.map { $0 > 0 ? $0 : 0 }
+        case .relu: y = Self.relu(x)
         case .leakyRelu(let alpha): y = x.map { $0 >= 0 ? $0 : alpha * $0 }
         case .sigmoid: y = x.map { 1 / (1 + expf(-$0)) }
         case .tanh: y = x.map { tanhf($0) }
@@ -44,7 +44,7 @@ public struct ActivationOperator: Operator {
         let x = try context.floatInput(0), y = try context.floatOutput(0)
         let dx: Tensor
         switch kind {
-        case .relu: dx = g.zipMap(x) { $1 > 0 ? $0 : 0 }
+        case .relu: dx = Self.reluBackward(g, x)
         case .leakyRelu(let alpha): dx = g.zipMap(x) { $1 > 0 ? $0 : alpha * $0 }
         case .sigmoid, .tanh: dx = g.zipMap(derivative(input: x, output: y), *)
         case .elu(let alpha):
@@ -55,6 +55,24 @@ public struct ActivationOperator: Operator {
         case .identity: dx = g
         }
         return [dx]
+    }
+
+    static func relu(_ x: Tensor) -> Tensor {
+        x.storage.withUnsafeBufferPointer { source in
+            Tensor(shape: x.shape) { out in
+                for i in 0..<out.count { out[i] = max(source[i], 0) }
+            }
+        }
+    }
+
+    static func reluBackward(_ g: Tensor, _ x: Tensor) -> Tensor {
+        g.storage.withUnsafeBufferPointer { gs in
+            x.storage.withUnsafeBufferPointer { xs in
+                Tensor(shape: x.shape) { out in
+                    for i in 0..<out.count { out[i] = xs[i] > 0 ? gs[i] : 0 }
+                }
+            }
+        }
     }
 
     /// The derivative f′ evaluated elementwise (used by DeepLIFT's fallback where Δx ≈ 0).

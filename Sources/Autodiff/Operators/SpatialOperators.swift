@@ -91,11 +91,14 @@ public struct PoolOperator: Operator {
     public var kind: Kind
     public var attributes: SpatialAttributes
     public var ceilMode: Bool
+    /// Whether the node declares MaxPool's optional Indices output (computed only then).
+    public var producesIndices: Bool
 
-    public init(kind: Kind, attributes: SpatialAttributes, ceilMode: Bool) {
+    public init(kind: Kind, attributes: SpatialAttributes, ceilMode: Bool, producesIndices: Bool = false) {
         self.kind = kind
         self.attributes = attributes
         self.ceilMode = ceilMode
+        self.producesIndices = producesIndices
     }
 
     public func pooling(for input: Tensor) throws -> Pooling2D {
@@ -112,6 +115,7 @@ public struct PoolOperator: Operator {
         switch kind {
         case .max:
             let (y, argmax) = pool.maxPool(x)
+            guard producesIndices else { return [.float(y)] }
             // Optional Indices output: flat NCHW offsets (storage_order 0).
             let plane = x.shape[2] * x.shape[3], outPlane = y.shape[2] * y.shape[3]
             let indices = argmax.enumerated().map { Int64(($0.offset / outPlane) * plane + Int($0.element)) }
