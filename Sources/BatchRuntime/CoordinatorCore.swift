@@ -143,6 +143,8 @@ public struct CoordinatorCore {
     public func attempts(of shard: Int) -> Int { shards[shard].attempts }
     public func deaths(of shard: Int) -> Int { shards[shard].deaths }
     public var isFinished: Bool { shards.allSatisfy { $0.status == .committed || $0.status == .poisoned } }
+    /// Connected workers (routing id, incarnation), for a shutdown broadcast.
+    public var connectedPeers: [(peer: PeerID, incarnation: UInt64)] { workers.values.map { ($0.peer, $0.incarnation) } }
     public func heldShards(peer: PeerID) -> [Int] { workers[peer].map { Array($0.held.keys).sorted() } ?? [] }
 
     /// Progress for status.json / STATUS.
