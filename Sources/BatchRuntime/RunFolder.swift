@@ -52,7 +52,9 @@ public struct RunFolder: Sendable {
         guard let data = try? Data(contentsOf: manifestURL) else {
             throw RuntimeError("\(url.path) is not a run folder (no run.json); pass the --out folder of a run")
         }
-        do { return try JSONDecoder().decode(RunManifest.self, from: data) } catch {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        do { return try decoder.decode(RunManifest.self, from: data) } catch {
             throw RuntimeError("\(manifestURL.path) is damaged (\(error)); the run cannot be resumed")
         }
     }

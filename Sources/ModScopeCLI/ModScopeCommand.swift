@@ -7,5 +7,8 @@ struct ModScopeCommand: ParsableCommand {
         commandName: "modscope",
         abstract: "Find functional modules in trained neural networks: attribution → biclustering → evaluation.",
         version: ModScopeVersion.string,
-        subcommands: [])
+        subcommands: [
+            RunCommand.self, CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, ResumeCommand.self,
+            ResubmitCommand.self, KeysCommand.self,
+        ])
 }

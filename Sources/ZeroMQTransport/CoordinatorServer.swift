@@ -98,6 +98,7 @@ public final class CoordinatorServer: @unchecked Sendable {
         defer {
             router.close()
             zap?.stop()
+            if settings.endpoint.hasPrefix("ipc://") { unlink(String(settings.endpoint.dropFirst(6))) }
         }
         if let curve = settings.curve {
             let log = settings.onLog
