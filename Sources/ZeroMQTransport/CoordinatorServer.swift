@@ -49,6 +49,8 @@ public final class CoordinatorServer: @unchecked Sendable {
     static let batchLimit = 1024
     /// The core is ticked this often (lease/stall checks, heartbeats).
     static let tickInterval = 0.1
+    /// Seconds the coordinator keeps answering late workers with DISCONNECT(done) after the run completes.
+    static let doneGrace = 0.3
 
     public init(folder: RunFolder, settings: CoordinatorSettings) throws {
         self.folder = folder
@@ -234,6 +236,19 @@ public final class CoordinatorServer: @unchecked Sendable {
         if finished {
             try journal.append([.runDone])
             writeStatus(now: now)
+            // Workers that connect in the last moments get DISCONNECT(done) rather than silence.
+            let until = monotonicNow() + Self.doneGrace
+            while monotonicNow() < until {
+                guard ZMQPoll.readable([router], timeoutMs: 50)[0] else { continue }
+                while let frames = try router.receive(dontWait: true) {
+                    guard frames.count >= 2, let m = try? WireCodec.decode(Array(frames.dropFirst())) else { continue }
+                    if case .disconnect = m.body { continue }
+                    let done = WireMessage(
+                        header: WireHeader(type: .disconnect, runId: manifest.runId, epoch: epoch, incarnation: m.header.incarnation),
+                        body: .disconnect(reason: .done, message: "run complete"))
+                    _ = try? router.send([frames[0]] + WireCodec.encode(done), dontWait: true)
+                }
+            }
         } else {
             for peer in core.connectedPeers {
                 let m = WireMessage(
