@@ -45,7 +45,7 @@ public struct AttributeCommandRunner {
             if !completed { try? FileManager.default.removeItem(atPath: partial) }
         }
         var delta = [Float]()
-        let progress = ProgressReporter(label: "attribute (\(spec.configuration.method.rawValue))", total: spec.rowCount, quiet: quiet)
+        let progress = StageProgress(label: "attribute (\(spec.configuration.method.rawValue))", total: spec.rowCount, quiet: quiet)
         let loopStart = DispatchTime.now()
         for start in stride(from: 0, to: spec.rowCount, by: chunk) {
             let range = start..<min(start + chunk, spec.rowCount)

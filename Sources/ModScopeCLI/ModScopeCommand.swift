@@ -7,7 +7,11 @@ struct ModScopeCommand: ParsableCommand {
         commandName: "modscope",
         abstract: "Find functional modules in trained neural networks: attribution → biclustering → evaluation.",
         version: ModScopeVersion.string,
-        subcommands: [InspectCommand.self, AttributeCommand.self, BiclusterCommand.self, BenchCommand.self])
+        subcommands: [
+            InspectCommand.self, AttributeCommand.self, BiclusterCommand.self, RunCommand.self, CoordinatorCommand.self,
+            WorkerCommand.self, StatusCommand.self, ResumeCommand.self, ResubmitCommand.self, KeysCommand.self,
+            BenchCommand.self,
+        ])
 
     static func main() {
         MemoryTuning.apply()

@@ -2,7 +2,7 @@ import Foundation
 
 /// Progress for long stages on stderr: a redrawn bar with rate and ETA on a terminal, a plain line every few
 /// seconds otherwise (logs, CI). Thread-safe.
-public final class ProgressReporter: @unchecked Sendable {
+public final class StageProgress: @unchecked Sendable {
     private let label: String
     private let total: Int
     private let unit: String

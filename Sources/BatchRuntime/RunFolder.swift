@@ -1,0 +1,87 @@
+import Foundation
+
+/// The run folder's persisted description: enough to resume with nothing else.
+public struct RunManifest: Codable, Sendable, Equatable {
+    /// Bumped when the run folder layout changes incompatibly.
+    public var format = 1
+    public var runId: UInt64
+    public var job: JobSpec
+    public var createdAt: Date
+    public var modscopeVersion: String
+
+    public init(runId: UInt64, job: JobSpec, createdAt: Date = Date(), modscopeVersion: String) {
+        self.runId = runId
+        self.job = job
+        self.createdAt = createdAt
+        self.modscopeVersion = modscopeVersion
+    }
+}
+
+/// Paths and files of a run folder RUN/: run.json, matrix.npy, journal, status.json, and the ipc socket.
+public struct RunFolder: Sendable {
+    public let url: URL
+    public init(_ url: URL) { self.url = url }
+    public init(path: String) { self.url = URL(fileURLWithPath: path) }
+
+    public var manifestURL: URL { url.appendingPathComponent("run.json") }
+    public var matrixURL: URL { url.appendingPathComponent("matrix.npy") }
+    public var journalURL: URL { url.appendingPathComponent("journal") }
+    public var statusURL: URL { url.appendingPathComponent("status.json") }
+    public var logURL: URL { url.appendingPathComponent("coordinator.log") }
+    /// The ipc endpoint of local runs (`run --workers N`); sun_path limits it to 107 bytes.
+    public var ipcEndpoint: String { "ipc://" + url.standardizedFileURL.path + "/workers.ipc" }
+
+    /// Creates the folder and run.json for a new run; refuses to overwrite an existing run.
+    public func create(job: JobSpec, version: String) throws -> RunManifest {
+        try job.validate()
+        if FileManager.default.fileExists(atPath: manifestURL.path) {
+            throw RuntimeError("\(url.path) already holds a run; use `modscope resume \(url.path)` or choose another --out")
+        }
+        do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
+            throw RuntimeError("cannot create the run folder \(url.path): \(error.localizedDescription)")
+        }
+        var id: UInt64 = 0
+        while id == 0 { id = UInt64.random(in: 1...UInt64.max) }
+        let manifest = RunManifest(runId: id, job: job, modscopeVersion: version)
+        try AtomicFile.write(try JSONEncoder.pretty.encode(manifest), to: manifestURL)
+        return manifest
+    }
+
+    /// Reads run.json.
+    public func loadManifest() throws -> RunManifest {
+        guard let data = try? Data(contentsOf: manifestURL) else {
+            throw RuntimeError("\(url.path) is not a run folder (no run.json); pass the --out folder of a run")
+        }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        do { return try decoder.decode(RunManifest.self, from: data) } catch {
+            throw RuntimeError("\(manifestURL.path) is damaged (\(error)); the run cannot be resumed")
+        }
+    }
+}
+
+extension JSONEncoder {
+    static var pretty: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.dateEncodingStrategy = .iso8601
+        return e
+    }
+}
+
+/// Atomic file replacement: write a temporary file next to the target, fsync, rename.
+public enum AtomicFile {
+    public static func write(_ data: Data, to url: URL) throws {
+        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp")
+        let fd = open(tmp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RuntimeError("cannot write \(tmp.path): \(String(cString: strerror(errno)))") }
+        let ok = data.withUnsafeBytes { raw -> Bool in
+            raw.count == 0 || Glibc.write(fd, raw.baseAddress!, raw.count) == raw.count
+        }
+        fsync(fd)
+        close(fd)
+        guard ok, rename(tmp.path, url.path) == 0 else {
+            throw RuntimeError("cannot replace \(url.path): \(String(cString: strerror(errno)))")
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import BatchRuntime
+import Foundation
+
+/// Prints run progress to stderr: a redrawn bar with rate and ETA on a terminal, a plain line every
+/// `plainInterval` seconds otherwise (logs, CI).
+public final class ProgressReporter: @unchecked Sendable {
+    let isTerminal = isatty(STDERR_FILENO) == 1
+    /// Seconds between plain progress lines when stderr is not a terminal.
+    let plainInterval: Double
+    private let lock = NSLock()
+    private var lastPlain = 0.0
+    private var barShown = false
+    public let quiet: Bool
+
+    public init(quiet: Bool = false, plainInterval: Double = 5) {
+        self.quiet = quiet
+        self.plainInterval = plainInterval
+    }
+
+    public func update(_ status: RunStatus) {
+        guard !quiet else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        if isTerminal {
+            let width = 30
+            let fraction = status.shardsTotal == 0 ? 1 : Double(status.shardsDone) / Double(status.shardsTotal)
+            let filled = Int(fraction * Double(width))
+            let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(bar) \(Int(fraction * 100))% \(status.summaryLine)".utf8))
+            barShown = true
+        } else {
+            let now = Date().timeIntervalSince1970
+            guard now - lastPlain >= plainInterval else { return }
+            lastPlain = now
+            FileHandle.standardError.write(Data("progress: \(status.summaryLine)\n".utf8))
+        }
+    }
+
+    public func log(_ line: String) {
+        guard !quiet else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        let prefix = barShown && isTerminal ? "\r\u{1B}[K" : ""
+        barShown = false
+        FileHandle.standardError.write(Data("\(prefix)\(line)\n".utf8))
+    }
+
+    public func finish(_ status: RunStatus) {
+        guard !quiet else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        if barShown { FileHandle.standardError.write(Data("\n".utf8)) }
+        barShown = false
+    }
+}

@@ -1,0 +1,152 @@
+import BatchRuntime
+import Foundation
+import ZeroMQTransport
+
+/// Everything needed to run (or resume) a coordinator on a run folder, with optional local workers.
+public struct RuntimeLaunch: Sendable {
+    public var folder: RunFolder
+    /// ROUTER endpoint; nil = the run folder's ipc:// endpoint.
+    public var bind: String?
+    /// CURVE key folder (`modscope keys generate`), or nil.
+    public var keys: URL?
+    /// Allow plaintext on tcp://.
+    public var insecure = false
+    /// Local worker processes to spawn (0 = external workers only).
+    public var localWorkers = 0
+    public var workerThreads = 1
+    public var config = CoordinatorConfig()
+    public var quiet = false
+
+    public init(folder: RunFolder) { self.folder = folder }
+
+    public var endpoint: String { bind ?? folder.ipcEndpoint }
+}
+
+/// Exit codes of the runtime commands (DESIGN.md).
+public enum RuntimeExitCode {
+    public static let ok: Int32 = 0
+    public static let failure: Int32 = 1
+    public static let usage: Int32 = 2
+    public static let failedShards: Int32 = 3
+}
+
+/// A usage problem (bad flag combination, missing keys): exit 2 with this sentence.
+public struct RuntimeUsageError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Runs coordinators for new, resumed and resubmitted runs, and prints their outcome.
+public enum RuntimeSession {
+    /// Checks the security rules: tcp:// binds need CURVE keys unless --insecure.
+    public static func curveSettings(endpoint: String, keys: URL?, insecure: Bool) throws -> (keys: CurveKeyPair, allowed: [String: String])? {
+        if let keys {
+            guard ZMQContext.hasCurve else { throw RuntimeUsageError("this libzmq lacks CURVE; install libzmq with libsodium or use --insecure") }
+            let folder = KeyFolder(keys)
+            return (try folder.coordinatorKeys(), try folder.allowList())
+        }
+        if endpoint.hasPrefix("tcp://") && !insecure {
+            throw RuntimeUsageError(
+                "tcp:// endpoints require CURVE: pass --keys DIR (create it with `modscope keys generate --out DIR`), or --insecure for a trusted network")
+        }
+        return nil
+    }
+
+    /// Runs the coordinator to completion (or until SIGINT/SIGTERM) and returns the exit code.
+    public static func execute(_ launch: RuntimeLaunch) throws -> Int32 {
+        let reporter = ProgressReporter(quiet: launch.quiet)
+        var settings = CoordinatorSettings(endpoint: launch.endpoint)
+        settings.curve = try curveSettings(endpoint: launch.endpoint, keys: launch.keys, insecure: launch.insecure)
+        settings.config = launch.config
+        let logURL = launch.folder.logURL
+        let logHandle: FileHandle? = {
+            if !FileManager.default.fileExists(atPath: logURL.path) { FileManager.default.createFile(atPath: logURL.path, contents: nil) }
+            let h = try? FileHandle(forWritingTo: logURL)
+            _ = try? h?.seekToEnd()
+            return h
+        }()
+        let pool = launch.localWorkers > 0
+            ? LocalWorkerPool(
+                count: launch.localWorkers, endpoint: launch.endpoint, threads: launch.workerThreads,
+                logFile: launch.folder.url.appendingPathComponent("workers.log"))
+            : nil
+        let log: @Sendable (String) -> Void = { line in
+            let stamped = "\(ISO8601DateFormatter().string(from: Date())) \(line)\n"
+            logHandle?.write(Data(stamped.utf8))
+            if !launch.quiet { reporter.log(line) }
+        }
+        settings.onLog = log
+        settings.onStatus = { status in
+            reporter.update(status)
+            pool?.superviseOnce()
+        }
+        settings.onBound = {
+            do { try pool?.start() } catch { log("cannot start local workers: \(error)") }
+        }
+        let server = try CoordinatorServer(folder: launch.folder, settings: settings)
+        let signals = SignalStopper { server.requestStop() }
+        defer { signals.cancel() }
+        let outcome: CoordinatorOutcome
+        do {
+            outcome = try server.run()
+        } catch {
+            pool?.stop(grace: 0)
+            throw error
+        }
+        pool?.stop()
+        reporter.finish(outcome.status)
+        let status = outcome.status
+        let summary = "run \(launch.folder.url.path): \(status.shardsDone)/\(status.shardsTotal) shards committed "
+            + "(\(outcome.committedNow) this session), \(status.retries) retries, \(status.leasesExpired) leases expired, "
+            + "\(status.duplicatesDropped) duplicates dropped"
+        print(summary)
+        if !outcome.complete {
+            FileHandle.standardError.write(Data("modscope: the coordinator stopped before the run was complete; continue with `modscope resume \(launch.folder.url.path)`\n".utf8))
+            return RuntimeExitCode.failure
+        }
+        if !outcome.poisoned.isEmpty {
+            for p in outcome.poisoned {
+                FileHandle.standardError.write(Data("modscope: shard \(p.shard) (rows \(p.rows.lowerBound)..<\(p.rows.upperBound)) failed: \(p.reason)\n".utf8))
+            }
+            let list = outcome.poisoned.map { String($0.shard) }.joined(separator: ",")
+            FileHandle.standardError.write(Data("modscope: finished with \(outcome.poisoned.count) failed shard(s) [\(list)]; fix the cause, then run `modscope resubmit \(launch.folder.url.path) --shards \(list)`\n".utf8))
+            return RuntimeExitCode.failedShards
+        }
+        return RuntimeExitCode.ok
+    }
+
+    /// Marks shards for recomputation (default: every poisoned shard). Returns the shards reset.
+    public static func resubmit(folder: RunFolder, shards: [Int]?) throws -> [Int] {
+        let manifest = try folder.loadManifest()
+        let plan = ShardPlan(job: manifest.job)
+        let journal = try Journal(url: folder.journalURL)
+        let targets = shards ?? journal.state.poisoned.keys.sorted()
+        for s in targets where s < 0 || s >= plan.shardCount {
+            throw RuntimeUsageError("shard \(s) does not exist; this run has shards 0..<\(plan.shardCount)")
+        }
+        try journal.append(targets.map { .reset(shard: $0) })
+        return targets
+    }
+}
+
+/// Turns SIGINT/SIGTERM into a graceful coordinator stop (workers get DISCONNECT, status says "stopped").
+final class SignalStopper: @unchecked Sendable {
+    private var sources: [DispatchSourceSignal] = []
+
+    init(_ action: @escaping @Sendable () -> Void) {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler(handler: action)
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func cancel() {
+        for s in sources { s.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+}

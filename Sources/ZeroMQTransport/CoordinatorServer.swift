@@ -1,0 +1,268 @@
+import BatchRuntime
+import CZeroMQ
+import Foundation
+
+/// How the coordinator listens.
+public struct CoordinatorSettings: Sendable {
+    /// The ROUTER endpoint, e.g. tcp://*:5555 or ipc://RUN/workers.ipc.
+    public var endpoint: String
+    /// CURVE server keys and the allow-list (public key → name); nil = plaintext (only with --insecure or ipc://).
+    public var curve: (keys: CurveKeyPair, allowed: [String: String])?
+    public var config = CoordinatorConfig()
+    /// Seconds between status.json rewrites and `onStatus` calls.
+    public var statusInterval = 1.0
+    /// Called on the coordinator thread every `statusInterval` and once at the end.
+    public var onStatus: @Sendable (RunStatus) -> Void = { _ in }
+    /// Log lines (worker joins, lease expiries, poison, rejected results).
+    public var onLog: @Sendable (String) -> Void = { _ in }
+    /// Called once the socket is bound (e.g. to spawn local workers).
+    public var onBound: @Sendable () -> Void = {}
+
+    public init(endpoint: String) { self.endpoint = endpoint }
+}
+
+/// The end of a coordinator run.
+public struct CoordinatorOutcome: Sendable {
+    /// Shards committed by this coordinator (not by earlier epochs).
+    public var committedNow: Int
+    /// Isolated shards with the reason, sorted by shard.
+    public var poisoned: [(shard: Int, rows: Range<Int>, reason: String)]
+    public var status: RunStatus
+    /// False when stopped by `requestStop()` before the run was complete.
+    public var complete: Bool
+}
+
+/// The ZeroMQ driver of `CoordinatorCore`: one thread, one ROUTER socket, a poll loop.
+///
+/// Threading: `run()` owns the socket, the journal and the matrix file on the calling thread; the ZAP handler
+/// has its own thread and socket; `requestStop()` may be called from any thread (a signal handler's queue).
+/// Commits are grouped: every message ready after a poll is processed, then one fdatasync of the matrix and one
+/// journal fsync cover all results verified in that batch, then their ACKs go out.
+public final class CoordinatorServer: @unchecked Sendable {
+    public let folder: RunFolder
+    public let manifest: RunManifest
+    public let settings: CoordinatorSettings
+    private let stopLock = NSLock()
+    private var stopRequested = false
+
+    /// Messages processed per poll batch before committing (bounds commit latency under load).
+    static let batchLimit = 1024
+    /// The core is ticked this often (lease/stall checks, heartbeats).
+    static let tickInterval = 0.1
+    /// Seconds the coordinator keeps answering late workers with DISCONNECT(done) after the run completes.
+    static let doneGrace = 0.3
+
+    public init(folder: RunFolder, settings: CoordinatorSettings) throws {
+        self.folder = folder
+        self.manifest = try folder.loadManifest()
+        self.settings = settings
+    }
+
+    /// Asks the loop to stop (DISCONNECT(shutdown) to workers, status "stopped"); safe from any thread.
+    public func requestStop() {
+        stopLock.lock()
+        stopRequested = true
+        stopLock.unlock()
+    }
+
+    private var shouldStop: Bool {
+        stopLock.lock()
+        defer { stopLock.unlock() }
+        return stopRequested
+    }
+
+    public func run() throws -> CoordinatorOutcome {
+        let job = manifest.job
+        let kind = try JobRegistry.shared.kind(named: job.kind)
+        let source = try kind.makeSampleSource(job)
+        let journal = try Journal(url: folder.journalURL)
+        if journal.droppedTailBytes > 0 {
+            settings.onLog("journal: dropped a torn tail of \(journal.droppedTailBytes) bytes (crash during an append)")
+        }
+        let plan = ShardPlan(job: job)
+        if journal.records.isEmpty {
+            try journal.append([.runStart(runId: manifest.runId, shards: plan.shardCount)])
+        } else if journal.state.runId != manifest.runId || journal.state.shardCount != plan.shardCount {
+            throw RuntimeError("\(folder.journalURL.path) belongs to another run; the run folder is inconsistent")
+        }
+        let epoch = journal.state.epoch + 1
+        try journal.append([.epoch(epoch)])
+        let matrix = try MatrixFile(url: folder.matrixURL, rows: job.rowCount, columns: job.columns)
+        var core = try CoordinatorCore(
+            job: job, runId: manifest.runId, epoch: epoch, config: settings.config,
+            committed: Set(journal.state.committed.keys), poisoned: Set(journal.state.poisoned.keys))
+        var model: Data?
+        var modelLoaded = false
+
+        let context = try ZMQContext()
+        var zap: ZAPHandler?
+        let router = try ZMQSocket(context: context, type: .router)
+        defer {
+            router.close()
+            zap?.stop()
+            if settings.endpoint.hasPrefix("ipc://") { unlink(String(settings.endpoint.dropFirst(6))) }
+        }
+        if let curve = settings.curve {
+            let log = settings.onLog
+            zap = try ZAPHandler(context: context, allowed: curve.allowed) { key, name in
+                if name == nil { log("rejected a worker with unknown CURVE key \(key)") }
+            }
+            try router.makeCurveServer(secretKey: curve.keys.secretKey, zapDomain: "modscope")
+        }
+        try router.setOption(ZMQ_ROUTER_MANDATORY, 1)
+        try SocketTuning.apply(to: router)
+        if settings.endpoint.hasPrefix("ipc://") {
+            let path = String(settings.endpoint.dropFirst(6))
+            guard path.utf8.count < 107 else {
+                throw RuntimeError("the ipc socket path \(path) is longer than 107 bytes; use a shorter --out path")
+            }
+            unlink(path)  // a stale socket left by a killed coordinator
+        }
+        try router.bind(settings.endpoint)
+        settings.onLog("coordinator epoch \(epoch) listening on \(settings.endpoint); \(core.committedCount)/\(plan.shardCount) shards already committed")
+        settings.onBound()
+
+        var staged: [StagedCommit] = []
+        var finished = false
+        var committedNow = 0
+        var malformed = 0
+        var lastMalformedLog = 0.0
+        var nextTick = monotonicNow()
+        var nextStatus = monotonicNow()
+        var pending: [CoordinatorAction] = core.start(now: monotonicNow())
+
+        func perform(_ actions: [CoordinatorAction], now: Double) throws {
+            var queue = actions[...]
+            while let action = queue.popFirst() {
+                switch action {
+                case .send(let peer, let message):
+                    if try !router.send([peer] + WireCodec.encode(message), dontWait: true), message.header.type != .disconnect {
+                        // Unreachable or at its HWM: treat the peer as gone so its shards are re-queued.
+                        let gone = WireMessage(
+                            header: WireHeader(type: .disconnect, runId: manifest.runId, epoch: epoch, incarnation: message.header.incarnation),
+                            body: .disconnect(reason: .goodbye, message: "unreachable"))
+                        queue.append(contentsOf: core.handle(.message(peer, gone), now: now))
+                    }
+                case .assign(let peer, let shard, let attempt, let inc):
+                    let rows = plan.rows(of: shard)
+                    let samples = try source.samples(rows: rows)
+                    let bytes = samples.withUnsafeBytes { [UInt8]($0) }
+                    let m = WireMessage(
+                        header: WireHeader(type: .assign, runId: manifest.runId, epoch: epoch, shard: UInt32(shard), incarnation: inc, attempt: UInt32(attempt)),
+                        body: .assign(firstRow: UInt64(rows.lowerBound), rowCount: UInt32(rows.count), elementsPerRow: UInt32(job.sampleElementsPerRow), samples: bytes))
+                    queue.append(.send(peer, m))
+                case .sendModel(let peer, let offset, let inc):
+                    if !modelLoaded {
+                        model = try kind.loadModel(job)
+                        modelLoaded = true
+                    }
+                    let bytes = model ?? Data()
+                    let start = Int(min(offset, UInt64(bytes.count)))
+                    let end = min(start + settings.config.chunkBytes, bytes.count)
+                    let m = WireMessage(
+                        header: WireHeader(type: .modelData, runId: manifest.runId, epoch: epoch, incarnation: inc),
+                        body: .modelData(offset: UInt64(start), total: UInt64(bytes.count), bytes: [UInt8](bytes[start..<end])))
+                    queue.append(.send(peer, m))
+                case .sendStatus(let peer, let inc):
+                    let json = try core.status(now: now).jsonData()
+                    let m = WireMessage(header: WireHeader(type: .status, runId: manifest.runId, epoch: epoch, incarnation: inc), body: .status(json: [UInt8](json)))
+                    _ = try router.send([peer] + WireCodec.encode(m), dontWait: true)
+                case .write(_, let offset, let bytes):
+                    try bytes.withUnsafeBytes { try matrix.write(bytes: $0, atDataOffset: offset) }
+                case .stageCommit(let commit):
+                    staged.append(commit)
+                case .journal(let record):
+                    try journal.append([record])
+                case .finished:
+                    finished = true
+                case .log(let line):
+                    settings.onLog(line)
+                }
+            }
+        }
+
+        func flushCommits(now: Double) throws {
+            guard !staged.isEmpty else { return }
+            try matrix.synchronize()
+            try journal.append(staged.map { .commit(shard: $0.shard, attempt: $0.attempt, crc: $0.crc, worker: $0.worker) })
+            committedNow += staged.count
+            let batch = staged
+            staged = []
+            try perform(core.handle(.commitsDurable(batch), now: now), now: now)
+        }
+
+        func writeStatus(now: Double, state: String? = nil) {
+            let status = core.status(now: now, state: state)
+            if let data = try? status.jsonData() { try? AtomicFile.write(data, to: folder.statusURL) }
+            settings.onStatus(status)
+        }
+
+        try perform(pending, now: monotonicNow())
+        pending = []
+        while !finished && !shouldStop {
+            let wait = max(0, Int((nextTick - monotonicNow()) * 1000))
+            if ZMQPoll.readable([router], timeoutMs: min(wait, 100))[0] {
+                var count = 0
+                while count < Self.batchLimit, let frames = try router.receive(dontWait: true) {
+                    count += 1
+                    let now = monotonicNow()
+                    guard frames.count >= 2 else { continue }
+                    let peer = frames[0]
+                    do {
+                        let message = try WireCodec.decode(Array(frames.dropFirst()))
+                        try perform(core.handle(.message(peer, message), now: now), now: now)
+                    } catch let error as RuntimeError {
+                        malformed += 1
+                        if now - lastMalformedLog > 1 {
+                            settings.onLog("dropped malformed message(s) (\(malformed) so far): \(error.message)")
+                            lastMalformedLog = now
+                        }
+                    }
+                }
+                try flushCommits(now: monotonicNow())
+            }
+            let now = monotonicNow()
+            if now >= nextTick {
+                try perform(core.handle(.tick, now: now), now: now)
+                try flushCommits(now: now)
+                nextTick = now + Self.tickInterval
+            }
+            if now >= nextStatus {
+                writeStatus(now: now)
+                nextStatus = now + settings.statusInterval
+            }
+        }
+        let now = monotonicNow()
+        if finished {
+            try journal.append([.runDone])
+            writeStatus(now: now)
+            // Workers that connect in the last moments get DISCONNECT(done) rather than silence.
+            let until = monotonicNow() + Self.doneGrace
+            while monotonicNow() < until {
+                guard ZMQPoll.readable([router], timeoutMs: 50)[0] else { continue }
+                while let frames = try router.receive(dontWait: true) {
+                    guard frames.count >= 2, let m = try? WireCodec.decode(Array(frames.dropFirst())) else { continue }
+                    if case .disconnect = m.body { continue }
+                    let done = WireMessage(
+                        header: WireHeader(type: .disconnect, runId: manifest.runId, epoch: epoch, incarnation: m.header.incarnation),
+                        body: .disconnect(reason: .done, message: "run complete"))
+                    _ = try? router.send([frames[0]] + WireCodec.encode(done), dontWait: true)
+                }
+            }
+        } else {
+            for peer in core.connectedPeers {
+                let m = WireMessage(
+                    header: WireHeader(type: .disconnect, runId: manifest.runId, epoch: epoch, incarnation: peer.incarnation),
+                    body: .disconnect(reason: .shutdown, message: "coordinator stopping"))
+                _ = try? router.send([peer.peer] + WireCodec.encode(m), dontWait: true)
+            }
+            writeStatus(now: now, state: "stopped")
+        }
+        // Let DISCONNECTs reach the workers before the socket closes (LINGER 0 would drop them).
+        try? router.setOption(ZMQ_LINGER, 1000)
+        let poisoned = core.poisonedShards.map { s in
+            (shard: s, rows: plan.rows(of: s), reason: journal.state.poisoned[s] ?? "isolated")
+        }
+        return CoordinatorOutcome(committedNow: committedNow, poisoned: poisoned, status: core.status(now: now), complete: finished)
+    }
+}

@@ -1,0 +1,229 @@
+import Foundation
+import Testing
+@testable import BatchRuntime
+
+/// The coordinator state machine driven by hand: no sockets, no files, explicit time.
+@Suite struct CoordinatorCoreTests {
+    let job = try! SyntheticJob.job(rows: 40, columns: 4, shardSize: 10)  // 4 shards of 10 rows
+    let runId: UInt64 = 77
+
+    func makeCore(_ configure: (inout CoordinatorConfig) -> Void = { _ in }, committed: Set<Int> = []) throws -> CoordinatorCore {
+        var config = CoordinatorConfig()
+        configure(&config)
+        return try CoordinatorCore(job: job, runId: runId, epoch: 1, config: config, committed: committed)
+    }
+
+    func msg(_ body: WireBody, _ type: MessageType, inc: UInt64, shard: Int? = nil, attempt: Int = 0) -> WireMessage {
+        WireMessage(
+            header: WireHeader(type: type, runId: runId, epoch: 1, shard: shard.map { UInt32($0) } ?? WireProtocol.noShard, incarnation: inc, attempt: UInt32(attempt)),
+            body: body)
+    }
+
+    func hello(_ core: inout CoordinatorCore, peer: PeerID, inc: UInt64, credit: UInt32 = 1, now: Double = 0) -> [CoordinatorAction] {
+        core.handle(.message(peer, msg(.hello(credit: credit, threads: 1, pid: 1, host: "h"), .hello, inc: inc)), now: now)
+    }
+
+    func assigns(_ actions: [CoordinatorAction]) -> [(PeerID, Int, Int)] {
+        actions.compactMap { if case .assign(let p, let s, let a, _) = $0 { return (p, s, a) } else { return nil } }
+    }
+
+    /// Sends a full, correct result for `shard` and returns the actions (ends with stageCommit).
+    func result(_ core: inout CoordinatorCore, peer: PeerID, inc: UInt64, shard: Int, attempt: Int, now: Double) throws -> [CoordinatorAction] {
+        let rows = core.plan.rows(of: shard)
+        let values = try SyntheticJob.expectedRows(job: job, rows: rows)
+        let bytes = values.withUnsafeBytes { [UInt8]($0) }
+        return core.handle(.message(peer, msg(
+            .result(chunkIndex: 0, chunkCount: 1, byteOffset: 0, totalBytes: UInt64(bytes.count), totalCRC: CRC32C.checksum(bytes), bytes: bytes),
+            .result, inc: inc, shard: shard, attempt: attempt)), now: now)
+    }
+
+    func staged(_ actions: [CoordinatorAction]) -> [StagedCommit] {
+        actions.compactMap { if case .stageCommit(let c) = $0 { return c } else { return nil } }
+    }
+
+    @Test func helloGetsWelcomeThenWork() throws {
+        var core = try makeCore()
+        let actions = hello(&core, peer: [1], inc: 10, credit: 2)
+        let firstSend = actions.first { if case .send = $0 { return true } else { return false } }
+        guard case .send(_, let welcome) = firstSend, case .welcome = welcome.body else {
+            Issue.record("expected WELCOME first, got \(actions)")
+            return
+        }
+        #expect(assigns(actions).map(\.1) == [0, 1])
+    }
+
+    @Test func verifiedResultIsWrittenStagedThenAckedAfterDurability() throws {
+        var core = try makeCore()
+        _ = hello(&core, peer: [1], inc: 10)
+        let actions = try result(&core, peer: [1], inc: 10, shard: 0, attempt: 1, now: 1)
+        guard case .write(0, 0, let bytes) = actions.first else {
+            Issue.record("expected a write at offset 0, got \(actions)")
+            return
+        }
+        #expect(bytes.count == 10 * 4 * 4)
+        let commits = staged(actions)
+        #expect(commits.count == 1)
+        #expect(core.status(of: 0) == .committing)
+        let after = core.handle(.commitsDurable(commits), now: 1.1)
+        #expect(core.status(of: 0) == .committed)
+        #expect(after.contains { if case .send(_, let m) = $0, case .ack(.max, .committed) = m.body { return true } else { return false } })
+        #expect(assigns(after).map(\.1) == [1])
+    }
+
+    @Test func badChecksumIsRejectedAndRequeued() throws {
+        var core = try makeCore()
+        _ = hello(&core, peer: [1], inc: 10)
+        _ = hello(&core, peer: [2], inc: 20)
+        let bytes = [UInt8](repeating: 0, count: 160)
+        let actions = core.handle(.message([1], msg(
+            .result(chunkIndex: 0, chunkCount: 1, byteOffset: 0, totalBytes: 160, totalCRC: 1234, bytes: bytes), .result, inc: 10, shard: 0, attempt: 1)), now: 1)
+        #expect(staged(actions).isEmpty)
+        #expect(actions.contains { if case .send(_, let m) = $0, case .ack(_, .rejected) = m.body { return true } else { return false } })
+        #expect(core.status(of: 0) != .committed && core.status(of: 0) != .poisoned)
+        // Never given back to the worker that just failed it.
+        #expect(!assigns(actions).contains { $0.0 == [1] && $0.1 == 0 })
+    }
+
+    @Test func nonFiniteResultIsRejected() throws {
+        var core = try makeCore()
+        _ = hello(&core, peer: [1], inc: 10)
+        var values = [Float](repeating: 1, count: 40)
+        values[7] = .nan
+        let bytes = values.withUnsafeBytes { [UInt8]($0) }
+        let actions = core.handle(.message([1], msg(
+            .result(chunkIndex: 0, chunkCount: 1, byteOffset: 0, totalBytes: 160, totalCRC: CRC32C.checksum(bytes), bytes: bytes), .result, inc: 10, shard: 0, attempt: 1)), now: 1)
+        #expect(staged(actions).isEmpty)
+    }
+
+    @Test func silentWorkerLosesItsLeaseAfterFiveSeconds() throws {
+        var core = try makeCore()
+        _ = hello(&core, peer: [1], inc: 10)
+        _ = core.handle(.message([1], msg(.heartbeat(rowsDone: 3, held: 1, rssBytes: 0), .heartbeat, inc: 10, shard: 0)), now: 1)
+        _ = core.handle(.tick, now: 5.9)
+        #expect(core.workerCount == 1)
+        _ = core.handle(.tick, now: 6.2)
+        #expect(core.workerCount == 0)
+        #expect(core.deaths(of: 0) == 1)
+        #expect(core.status(of: 0) == .pending)
+        // A new worker picks it up (attempt 2).
+        let actions = hello(&core, peer: [2], inc: 20, now: 6.3)
+        #expect(assigns(actions).first.map { [$0.1, $0.2] } == [0, 2])
+    }
+
+    @Test func shardThatKillsTwoWorkersIsIsolated() throws {
+        var core = try makeCore()
+        var actions: [CoordinatorAction] = []
+        var now = 0.0
+        for (i, inc) in [UInt64(10), 20].enumerated() {
+            let peer: PeerID = [UInt8(i + 1)]
+            _ = hello(&core, peer: peer, inc: inc, now: now)
+            _ = core.handle(.message(peer, msg(.heartbeat(rowsDone: 0, held: 1, rssBytes: 0), .heartbeat, inc: inc, shard: 0)), now: now)
+            now += 6
+            actions = core.handle(.tick, now: now)
+        }
+        #expect(core.status(of: 0) == .poisoned)
+        #expect(actions.contains { if case .journal(.poison(shard: 0, _)) = $0 { return true } else { return false } })
+        // The rest completes; the run finishes with shard 0 named.
+        _ = hello(&core, peer: [9], inc: 90, credit: 4, now: now)
+        var finished: [Int]?
+        for s in 1..<4 {
+            let a = try result(&core, peer: [9], inc: 90, shard: s, attempt: core.attempts(of: s), now: now)
+            for act in core.handle(.commitsDurable(staged(a)), now: now) {
+                if case .finished(let p) = act { finished = p }
+            }
+        }
+        #expect(finished == [0])
+    }
+
+    @Test func lateDuplicateIsAckedAndDropped() throws {
+        var core = try makeCore()
+        _ = hello(&core, peer: [1], inc: 10)
+        _ = core.handle(.tick, now: 6)  // worker 1 silent → lease expired, shard 0 re-queued
+        _ = hello(&core, peer: [2], inc: 20, now: 6)
+        let a = try result(&core, peer: [2], inc: 20, shard: 0, attempt: 2, now: 7)
+        _ = core.handle(.commitsDurable(staged(a)), now: 7)
+        // Worker 1 wakes up (SIGCONT) and delivers its stale copy: no second commit.
+        let late = try result(&core, peer: [1], inc: 10, shard: 0, attempt: 1, now: 8)
+        #expect(staged(late).isEmpty)
+        #expect(core.duplicatesDropped == 1)
+        #expect(late.contains { if case .send(_, let m) = $0, case .disconnect(.reregister, _) = m.body { return true } else { return false } })
+    }
+
+    @Test func stalledProgressIsCancelledAndRequeued() throws {
+        var core = try makeCore { $0.stallTimeoutMinimum = 10 }
+        _ = hello(&core, peer: [1], inc: 10)
+        _ = hello(&core, peer: [2], inc: 20)
+        var actions: [CoordinatorAction] = []
+        for t in stride(from: 1.0, through: 12, by: 1) {
+            _ = core.handle(.message([1], msg(.heartbeat(rowsDone: 2, held: 1, rssBytes: 0), .heartbeat, inc: 10, shard: 0)), now: t)
+            _ = core.handle(.message([2], msg(.heartbeat(rowsDone: UInt32(t), held: 1, rssBytes: 0), .heartbeat, inc: 20, shard: 1)), now: t)
+            actions += core.handle(.tick, now: t)
+        }
+        #expect(actions.contains { if case .send([1], let m) = $0, case .cancel = m.body { return m.header.shard == 0 } else { return false } })
+        #expect(!actions.contains { if case .send([2], let m) = $0, case .cancel = m.body { return true } else { return false } })
+    }
+
+    @Test func failedShardGoesToAnotherWorkerAndStopsAfterMaxAttempts() throws {
+        var core = try makeCore { $0.maxAttempts = 2 }
+        _ = hello(&core, peer: [1], inc: 10)
+        _ = hello(&core, peer: [2], inc: 20)
+        // Worker 1 holds shard 0, worker 2 shard 1.
+        let a = core.handle(.message([1], msg(.fail(failureClass: .computation, sampleRow: 3, message: "bad"), .fail, inc: 10, shard: 0, attempt: 1)), now: 1)
+        #expect(!assigns(a).contains { $0.1 == 0 })  // worker 1 just failed it; worker 2 is busy
+        let b = try result(&core, peer: [2], inc: 20, shard: 1, attempt: 1, now: 2)
+        let c = core.handle(.commitsDurable(staged(b)), now: 2)
+        #expect(assigns(c).contains { $0.0 == [2] && $0.1 == 0 && $0.2 == 2 })
+        let d = core.handle(.message([2], msg(.fail(failureClass: .computation, sampleRow: 3, message: "bad"), .fail, inc: 20, shard: 0, attempt: 2)), now: 3)
+        #expect(core.status(of: 0) == .poisoned)
+        #expect(d.contains { if case .journal(.poison(shard: 0, _)) = $0 { return true } else { return false } })
+    }
+
+    @Test func resumedCoreOnlyAssignsUncommittedShards() throws {
+        var core = try makeCore(committed: [0, 2])
+        let actions = hello(&core, peer: [1], inc: 10, credit: 4)
+        #expect(assigns(actions).map(\.1) == [1, 3])
+    }
+
+    @Test func chunkedResultNeedsEveryChunkInOrder() throws {
+        var core = try makeCore { $0.chunkBytes = 64 }
+        _ = hello(&core, peer: [1], inc: 10)
+        let values = try SyntheticJob.expectedRows(job: job, rows: 0..<10)
+        let bytes = values.withUnsafeBytes { [UInt8]($0) }  // 160 bytes → 3 chunks of ≤ 64
+        let crc = CRC32C.checksum(bytes)
+        var acks = 0
+        var commits: [StagedCommit] = []
+        for (i, start) in stride(from: 0, to: 160, by: 64).enumerated() {
+            let chunk = Array(bytes[start..<min(start + 64, 160)])
+            let a = core.handle(.message([1], msg(
+                .result(chunkIndex: UInt32(i), chunkCount: 3, byteOffset: UInt64(start), totalBytes: 160, totalCRC: crc, bytes: chunk),
+                .result, inc: 10, shard: 0, attempt: 1)), now: 1)
+            acks += a.filter { if case .send(_, let m) = $0, case .ack(_, .chunkReceived) = m.body { return true } else { return false } }.count
+            commits += staged(a)
+        }
+        #expect(acks == 2)
+        #expect(commits.count == 1)
+    }
+
+    @Test func stragglerGetsOneBackupLateInTheRun() throws {
+        let bigJob = try SyntheticJob.job(rows: 80, columns: 4, shardSize: 10)  // 8 shards
+        var core = try CoordinatorCore(job: bigJob, runId: runId, epoch: 1)
+        _ = hello(&core, peer: [1], inc: 10)
+        _ = hello(&core, peer: [2], inc: 20)
+        var now = 0.0
+        // Worker 2 sits on its first shard; worker 1 finishes the others quickly.
+        let slowShard = core.heldShards(peer: [2]).first!
+        while core.committedCount < 7 {
+            now += 1
+            _ = core.handle(.message([2], msg(.heartbeat(rowsDone: UInt32(now), held: 1, rssBytes: 0), .heartbeat, inc: 20, shard: slowShard)), now: now)
+            guard let s = core.heldShards(peer: [1]).first else { break }
+            let values = try SyntheticJob.expectedRows(job: bigJob, rows: core.plan.rows(of: s))
+            let bytes = values.withUnsafeBytes { [UInt8]($0) }
+            let a = core.handle(.message([1], msg(
+                .result(chunkIndex: 0, chunkCount: 1, byteOffset: 0, totalBytes: UInt64(bytes.count), totalCRC: CRC32C.checksum(bytes), bytes: bytes),
+                .result, inc: 10, shard: s, attempt: core.attempts(of: s))), now: now)
+            _ = core.handle(.commitsDurable(staged(a)), now: now)
+        }
+        #expect(core.backups == 1)
+        #expect(core.heldShards(peer: [1]) == [slowShard])
+    }
+}

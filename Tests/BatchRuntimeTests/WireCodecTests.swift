@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+@testable import BatchRuntime
+
+@Suite struct WireCodecTests {
+    static let header = WireHeader(type: .hello, runId: 0x1122_3344_5566_7788, epoch: 3, shard: 7, incarnation: 99, attempt: 2, seq: 5)
+
+    static let samples: [WireBody] = [
+        .hello(credit: 2, threads: 4, pid: 1234, host: "node-1"),
+        .welcome(heartbeatMs: 1000, leaseMs: 5000, chunkBytes: 4 << 20, maxChunksInFlight: 4, job: Array("{\"kind\":\"x\"}".utf8)),
+        .modelRequest(offset: 10, hash: String(repeating: "ab", count: 32)),
+        .modelData(offset: 0, total: 3, bytes: [1, 2, 3]),
+        .assign(firstRow: 16, rowCount: 2, elementsPerRow: 3, samples: [UInt8](repeating: 1, count: 24)),
+        .heartbeat(rowsDone: 5, held: 2, rssBytes: 1 << 30),
+        .result(chunkIndex: 0, chunkCount: 2, byteOffset: 0, totalBytes: 16, totalCRC: 77, bytes: [UInt8](repeating: 0, count: 8)),
+        .ack(chunkIndex: .max, status: .committed),
+        .fail(failureClass: .computation, sampleRow: 203, message: "boom"),
+        .cancel(reason: 1),
+        .disconnect(reason: .done, message: "run complete"),
+        .statusRequest,
+        .status(json: Array("{}".utf8)),
+    ]
+
+    static func type(of body: WireBody) -> MessageType {
+        switch body {
+        case .hello: .hello
+        case .welcome: .welcome
+        case .modelRequest: .modelRequest
+        case .modelData: .modelData
+        case .assign: .assign
+        case .heartbeat: .heartbeat
+        case .result: .result
+        case .ack: .ack
+        case .fail: .fail
+        case .cancel: .cancel
+        case .disconnect: .disconnect
+        case .statusRequest: .statusRequest
+        case .status: .status
+        }
+    }
+
+    @Test func crc32cMatchesTheStandardCheckValue() {
+        #expect(CRC32C.checksum("123456789") == 0xE306_9283)
+        let data = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let whole = CRC32C.checksum(data)
+        let split = CRC32C.checksum(Array(data[300...]), continuing: CRC32C.checksum(Array(data[..<300])))
+        #expect(whole == split)
+    }
+
+    @Test func everyMessageTypeRoundTrips() throws {
+        for body in Self.samples {
+            var header = Self.header
+            header.type = Self.type(of: body)
+            let message = WireMessage(header: header, body: body)
+            let frames = WireCodec.encode(message)
+            #expect(frames.count == 3)
+            #expect(frames[0].count == 48)
+            #expect(try WireCodec.decode(frames) == message)
+        }
+    }
+
+    @Test func headerLayoutIsTheDocumentedOne() {
+        let frames = WireCodec.encode(WireMessage(header: Self.header, body: Self.samples[0]))
+        #expect(Array(frames[0][0..<4]) == Array("BMX1".utf8))
+        #expect(frames[0][4] == 1)
+        #expect(frames[0][5] == MessageType.hello.rawValue)
+        #expect(frames[0][8] == 0x88)  // runId little-endian
+        #expect(frames[0][20] == 7)  // shard
+        #expect(frames[0][40] == 16 + 6)  // payload length = fields + "node-1"
+    }
+
+    @Test func corruptedMessagesAreRejected() throws {
+        var header = Self.header
+        header.type = .result
+        var frames = WireCodec.encode(WireMessage(header: header, body: Self.samples[6]))
+        frames[2][3] ^= 1
+        #expect(throws: RuntimeError.self) { try WireCodec.decode(frames) }
+        #expect(throws: RuntimeError.self) { try WireCodec.decode([frames[0], frames[1]]) }
+        #expect(throws: RuntimeError.self) { try WireCodec.decode([[], [], []]) }
+    }
+
+    /// 10,000 random and mutated frame sets: the decoder must throw or succeed, never trap; memory stays bounded
+    /// because the decoder allocates nothing larger than its input.
+    @Test(.timeLimit(.minutes(1))) func fuzzTenThousandFramesNeverCrash() {
+        var rng = SplitMix(seed: 0xF022)
+        let valid = Self.samples.map { body -> [[UInt8]] in
+            var header = Self.header
+            header.type = Self.type(of: body)
+            return WireCodec.encode(WireMessage(header: header, body: body))
+        }
+        var accepted = 0, rejected = 0
+        for i in 0..<10_000 {
+            var frames: [[UInt8]]
+            switch i % 4 {
+            case 0:  // pure noise
+                frames = (0..<Int(rng.next() % 5)).map { _ in (0..<Int(rng.next() % 80)).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
+            case 1:  // a valid message with random byte flips
+                frames = valid[Int(rng.next() % UInt64(valid.count))]
+                for _ in 0..<Int(1 + rng.next() % 4) {
+                    let f = Int(rng.next() % 3)
+                    guard !frames[f].isEmpty else { continue }
+                    frames[f][Int(rng.next() % UInt64(frames[f].count))] = UInt8(truncatingIfNeeded: rng.next())
+                }
+            case 2:  // valid header, fields/body replaced, CRC recomputed (reaches the field validation)
+                frames = valid[Int(rng.next() % UInt64(valid.count))]
+                frames[1] = (0..<frames[1].count).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                frames[2] = (0..<Int(rng.next() % 64)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                frames = Self.reseal(frames)
+            default:  // truncated or extended frames
+                frames = valid[Int(rng.next() % UInt64(valid.count))]
+                let f = Int(rng.next() % 3)
+                if rng.next() % 2 == 0 { frames[f] = Array(frames[f].prefix(Int(rng.next() % UInt64(frames[f].count + 1)))) } else { frames[f] += [0, 1, 2] }
+            }
+            if (try? WireCodec.decode(frames)) != nil { accepted += 1 } else { rejected += 1 }
+        }
+        #expect(accepted + rejected == 10_000)
+        #expect(rejected > 9_000)
+    }
+
+    /// Rewrites payload length and CRC so mutated fields get past the checksum.
+    static func reseal(_ frames: [[UInt8]]) -> [[UInt8]] {
+        var h = frames[0]
+        let len = UInt32(frames[1].count + frames[2].count)
+        for k in 0..<4 { h[40 + k] = UInt8(truncatingIfNeeded: len >> (8 * UInt32(k))) }
+        var crc = CRC32C.checksum(Array(h[0..<44]))
+        crc = CRC32C.checksum(frames[1], continuing: crc)
+        crc = CRC32C.checksum(frames[2], continuing: crc)
+        for k in 0..<4 { h[44 + k] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(k))) }
+        return [h, frames[1], frames[2]]
+    }
+}
+
+/// A seeded generator so fuzz failures replay.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
