@@ -8,12 +8,29 @@ public struct RunManifest: Codable, Sendable, Equatable {
     public var job: JobSpec
     public var createdAt: Date
     public var modscopeVersion: String
+    /// Human-readable facts about the job (model and data paths and SHA-256, layer, method, …), written by the
+    /// job kind; `job.parameters` holds the same information for machines.
+    public var summary: [String: String]?
+    /// Wall-clock timing of each pipeline stage ("attribution", "bicluster", "evaluate", "report").
+    public var stages: [String: StageTiming]?
 
     public init(runId: UInt64, job: JobSpec, createdAt: Date = Date(), modscopeVersion: String) {
         self.runId = runId
         self.job = job
         self.createdAt = createdAt
         self.modscopeVersion = modscopeVersion
+    }
+}
+
+/// When a stage started and finished (nil while it runs or after it failed), and how long it took.
+public struct StageTiming: Codable, Sendable, Equatable {
+    public var started: Date
+    public var finished: Date?
+    public var seconds: Double?
+    public init(started: Date, finished: Date? = nil, seconds: Double? = nil) {
+        self.started = started
+        self.finished = finished
+        self.seconds = seconds
     }
 }
 
@@ -47,6 +64,13 @@ public struct RunFolder: Sendable {
         return manifest
     }
 
+    /// Rewrites run.json atomically after `change`.
+    public func updateManifest(_ change: (inout RunManifest) -> Void) throws {
+        var manifest = try loadManifest()
+        change(&manifest)
+        try AtomicFile.write(try JSONEncoder.pretty.encode(manifest), to: manifestURL)
+    }
+
     /// Reads run.json.
     public func loadManifest() throws -> RunManifest {
         guard let data = try? Data(contentsOf: manifestURL) else {
@@ -63,7 +87,7 @@ public struct RunFolder: Sendable {
 extension JSONEncoder {
     static var pretty: JSONEncoder {
         let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         e.dateEncodingStrategy = .iso8601
         return e
     }

@@ -142,6 +142,10 @@ public struct AttributionComputer: Sendable {
     /// Rows `range` (starting at a multiple of the block size) from their samples.
     public func rows(_ range: Range<Int>, samples: [Float], progress: (@Sendable (Int) -> Void)? = nil) throws -> BlockedAttribution.Output {
         let perSample = spec.sampleShape.reduce(1, *)
+        guard range.lowerBound % spec.configuration.blockSamples == 0, samples.count == range.count * perSample else {
+            throw InputError(
+                "rows \(range) do not start on a block boundary (a multiple of \(spec.configuration.blockSamples)) or do not match the samples sent; shards must be multiples of \(AttributionConfiguration.shardAlignment) rows")
+        }
         if let bad = firstNonFinite(in: samples) {
             throw InputError("sample \(range.lowerBound + bad / perSample) of the data contains NaN or infinity; clean the data first")
         }

@@ -37,7 +37,7 @@ struct AttributeCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             var runner = AttributeCommandRunner(
-                request: attribution.request, outputPath: out, deltaPath: delta, batchSize: batchSize, threads: threads,
+                request: try attribution.request(), outputPath: out, deltaPath: delta, batchSize: batchSize, threads: threads,
                 quiet: quiet)
             let spec = try runner.run()
             if timing { FileHandle.standardError.write(Data("compute_seconds=\(runner.computeSeconds)\n".utf8)) }

@@ -2,13 +2,14 @@ import ArgumentParser
 import Attribution
 import ModScope
 
-/// The flags shared by `attribute`, `run` and `coordinator` (DESIGN.md, "Shared flags").
+/// The flags shared by `attribute`, `run` and `coordinator` (DESIGN.md, "Shared flags"). `--model`, `--data`
+/// and `--layer` are required by each command (`run`/`coordinator` accept a hidden synthetic job instead).
 struct AttributionOptions: ParsableArguments {
-    @Option(help: "The ONNX model file (external data next to it is read too).")
-    var model: String
+    @Option(help: "The ONNX model file (external data next to it is read too). Required.")
+    var model: String?
 
-    @Option(help: "Samples: .npy (float32/float64/integer), .npz (with --data-key) or .csv; shape (N, *input_shape).")
-    var data: String
+    @Option(help: "Samples: .npy (float32/float64/integer), .npz (with --data-key) or .csv; shape (N, *input_shape). Required.")
+    var data: String?
 
     @Option(help: "The array to read from an .npz --data file.")
     var dataKey: String?
@@ -16,8 +17,8 @@ struct AttributionOptions: ParsableArguments {
     @Option(help: "Class labels (.npy or .csv, one per sample): used for --target labels and for evaluation, never to find modules.")
     var labels: String?
 
-    @Option(help: "The hidden layer: a tensor name (e.g. /fc1/Relu_output_0 or relu_1) or a node name. `modscope inspect` lists them.")
-    var layer: String
+    @Option(help: "The hidden layer: a tensor name (e.g. /fc1/Relu_output_0 or relu_1) or a node name. `modscope inspect` lists them. Required.")
+    var layer: String?
 
     @Option(help: "The attribution method: \(AttributionMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
     var method: AttributionMethod = .conductance
@@ -44,8 +45,15 @@ struct AttributionOptions: ParsableArguments {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1 (got \(steps)).") }
     }
 
-    var request: AttributionRequest {
-        AttributionRequest(
+    /// Whether any of the required job flags was given.
+    var isGiven: Bool { model != nil || data != nil || layer != nil }
+
+    /// The request, or a usage error naming the missing flag.
+    func request() throws -> AttributionRequest {
+        guard let model else { throw ValidationError("Missing --model: the ONNX model file to explain.") }
+        guard let data else { throw ValidationError("Missing --data: the samples (.npy, .npz or .csv).") }
+        guard let layer else { throw ValidationError("Missing --layer: the hidden layer (see `modscope inspect MODEL`).") }
+        return AttributionRequest(
             modelPath: model, dataPath: data, dataKey: dataKey, labelsPath: labels, layer: layer, output: output,
             target: target, baseline: baseline,
             configuration: AttributionConfiguration(method: method, steps: steps, quadrature: quadrature, granularity: granularity))

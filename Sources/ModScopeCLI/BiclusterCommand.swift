@@ -1,6 +1,7 @@
 import ArgumentParser
 import Biclustering
 import Foundation
+import ModScope
 
 /// `modscope bicluster`: biclustering with consensus over restarts on any float .npy matrix.
 struct BiclusterCommand: ParsableCommand {
@@ -60,31 +61,16 @@ struct BiclusterCommand: ParsableCommand {
     }
 
     func makeConfig() throws -> BiclusterConfig {
-        var config = BiclusterConfig()
-        func parse<T: RawRepresentable>(_ value: String, _ name: String, _ all: [T]) throws -> T where T.RawValue == String {
-            guard let parsed = T(rawValue: value) else {
-                throw BiclusteringError("--\(name) \(value) is not one of: \(all.map(\.rawValue).joined(separator: ", ")).")
-            }
-            return parsed
-        }
-        config.transform = try parse(transform, "transform", Transform.allCases)
-        config.algorithm = try parse(algorithm, "algorithm", BiclusterAlgorithm.allCases)
-        config.embedding = try parse(embedding, "embedding", Embedding.allCases)
-        config.checkerboardNormalization = try parse(normalization, "normalization", CheckerboardNormalization.allCases)
-        config.restarts = restarts
-        config.initializations = nInit
-        config.seed = seed
-        if k == "auto" {
-            let parts = kRange.components(separatedBy: "..")
-            guard parts.count == 2, let low = Int(parts[0]), let high = Int(parts[1]), low <= high else {
-                throw BiclusteringError("--k-range \(kRange) is not of the form LOW..HIGH with LOW ≤ HIGH (e.g. 2..20).")
-            }
-            config.k = .auto(low...high)
-        } else if let value = Int(k) {
-            config.k = .fixed(value)
-        } else {
-            throw BiclusteringError("--k \(k) is neither a whole number ≥ 2 nor 'auto'.")
-        }
-        return config
+        var settings = AnalysisSettings()
+        settings.k = k
+        settings.kRange = kRange
+        settings.transform = transform
+        settings.algorithm = algorithm
+        settings.embedding = embedding
+        settings.normalization = normalization
+        settings.restarts = restarts
+        settings.nInit = nInit
+        settings.seed = seed
+        return try settings.biclusterConfig()
     }
 }

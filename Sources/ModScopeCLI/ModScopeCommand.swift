@@ -9,12 +9,13 @@ struct ModScopeCommand: ParsableCommand {
         version: ModScopeVersion.string,
         subcommands: [
             InspectCommand.self, AttributeCommand.self, BiclusterCommand.self, RunCommand.self, CoordinatorCommand.self,
-            WorkerCommand.self, StatusCommand.self, ResumeCommand.self, ResubmitCommand.self, KeysCommand.self,
-            BenchCommand.self,
+            WorkerCommand.self, StatusCommand.self, ResumeCommand.self, ResubmitCommand.self, EvaluateCommand.self,
+            ReportCommand.self, KeysCommand.self, BenchCommand.self,
         ])
 
     static func main() {
         MemoryTuning.apply()
+        AttributionJobKind.register()
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -4,45 +4,93 @@ import Foundation
 import ModScope
 
 /// Creates a run folder for a new job, refusing a missing --out.
-func createRun(options: RuntimeOptions, job: JobSpec) throws -> RunFolder {
+func createRun(options: RuntimeOptions, job: JobSpec, summary: [String: String]? = nil) throws -> RunFolder {
     guard let out = options.out else { throw RuntimeUsageError("--out RUN is required: the folder that will hold matrix.npy, the journal and status.json") }
     let folder = RunFolder(path: out)
     _ = try folder.create(job: job, version: ModScopeVersion.string)
+    try folder.updateManifest { manifest in
+        manifest.summary = summary
+        manifest.stages = ["attribution": StageTiming(started: Date())]
+    }
     return folder
+}
+
+/// The job of `run`/`coordinator`: the attribution job from the shared flags, or the hidden synthetic one.
+func makeJob(
+    runtime: RuntimeOptions, synthetic: SyntheticOptions, attribution: AttributionOptions, analysis: AnalysisOptions
+) throws -> (JobSpec, [String: String]?) {
+    if let job = try synthetic.job(shardSize: runtime.shardSize) {
+        guard !attribution.isGiven else {
+            throw ValidationError("--synthetic replaces the attribution job; drop --model, --data and --layer.")
+        }
+        return (job, nil)
+    }
+    let (job, parameters) = try AttributionJobKind.makeJob(
+        request: try attribution.request(), analysis: try analysis.settings(), shardSize: runtime.shardSize)
+    if job.shardSize != runtime.shardSize && !runtime.quiet {
+        FileHandle.standardError.write(Data("note: --shard-size rounded up to \(job.shardSize) (shards are whole 64-sample blocks, which keeps the matrix byte-identical whatever the workers)\n".utf8))
+    }
+    return (job, AttributionJobKind.summary(parameters))
+}
+
+/// After the matrix is complete (exit 0), the analysis stages that are not done yet.
+func finishAnalysis(_ code: Int32, folder: RunFolder, quiet: Bool) throws -> Int32 {
+    guard code == RuntimeExitCode.ok else { return code }
+    try folder.updateManifest { manifest in
+        guard let started = manifest.stages?["attribution"]?.started, manifest.stages?["attribution"]?.finished == nil else { return }
+        let finished = Date()
+        manifest.stages?["attribution"] = StageTiming(started: started, finished: finished, seconds: finished.timeIntervalSince(started))
+    }
+    let pipeline = AnalysisPipeline(folder: folder, quiet: quiet)
+    try pipeline.run()
+    if !quiet, let summary = try? pipeline.summary() { print(summary) }
+    return code
 }
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "run", abstract: "Compute the matrix with N local worker processes (the embedded default).")
+        commandName: "run",
+        abstract: "The whole pipeline with N local worker processes: attribution → biclustering → evaluation → report.",
+        discussion: """
+            Example (the bundled demo):
+              modscope run --model examples/digits/mlp.onnx --data examples/digits/data.npy \\
+                --labels examples/digits/labels.npy --layer relu --k 10 --image-shape 8x8 --workers 2 --out runs/demo
+            The run folder holds run.json, matrix.npy, journal, bicluster/, evaluation.json, report.html and \
+            status.json (docs/run-folder.md). Every stage resumes with `modscope resume RUN`.
+            """)
 
+    @OptionGroup var attribution: AttributionOptions
+    @OptionGroup var analysis: AnalysisOptions
     @OptionGroup var runtime: RuntimeOptions
     @OptionGroup var synthetic: SyntheticOptions
 
     func run() throws {
         try runtimeMain {
-            guard let job = try synthetic.job(shardSize: runtime.shardSize) else {
-                throw RuntimeUsageError("no job given: pass the attribution options (--model, --data, --layer, --method)")
-            }
-            let folder = try createRun(options: runtime, job: job)
-            return try RuntimeSession.execute(runtime.launch(folder: folder, defaultWorkers: 2))
+            let (job, summary) = try makeJob(runtime: runtime, synthetic: synthetic, attribution: attribution, analysis: analysis)
+            let folder = try createRun(options: runtime, job: job, summary: summary)
+            let code = try RuntimeSession.execute(runtime.launch(folder: folder, defaultWorkers: 2))
+            return try finishAnalysis(code, folder: folder, quiet: runtime.quiet)
         }
     }
 }
 
 struct CoordinatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "coordinator", abstract: "Run the coordinator for external workers (`modscope worker --connect …`).")
+        commandName: "coordinator",
+        abstract: "The whole pipeline with external workers (`modscope worker --connect …`) on any number of machines.",
+        discussion: "tcp:// binds need CURVE keys (--keys, from `modscope keys generate`) unless --insecure. See docs/operations.md.")
 
+    @OptionGroup var attribution: AttributionOptions
+    @OptionGroup var analysis: AnalysisOptions
     @OptionGroup var runtime: RuntimeOptions
     @OptionGroup var synthetic: SyntheticOptions
 
     func run() throws {
         try runtimeMain {
-            guard let job = try synthetic.job(shardSize: runtime.shardSize) else {
-                throw RuntimeUsageError("no job given: pass the attribution options (--model, --data, --layer, --method)")
-            }
-            let folder = try createRun(options: runtime, job: job)
-            return try RuntimeSession.execute(runtime.launch(folder: folder, defaultWorkers: 0))
+            let (job, summary) = try makeJob(runtime: runtime, synthetic: synthetic, attribution: attribution, analysis: analysis)
+            let folder = try createRun(options: runtime, job: job, summary: summary)
+            let code = try RuntimeSession.execute(runtime.launch(folder: folder, defaultWorkers: 0))
+            return try finishAnalysis(code, folder: folder, quiet: runtime.quiet)
         }
     }
 }
@@ -57,7 +105,9 @@ struct ResumeCommand: ParsableCommand {
 
     func run() throws {
         try runtimeMain {
-            try RuntimeSession.execute(runtime.launch(folder: RunFolder(path: runFolder), defaultWorkers: 2))
+            let folder = RunFolder(path: runFolder)
+            let code = try RuntimeSession.execute(runtime.launch(folder: folder, defaultWorkers: 2))
+            return try finishAnalysis(code, folder: folder, quiet: runtime.quiet)
         }
     }
 }
@@ -83,7 +133,11 @@ struct ResubmitCommand: ParsableCommand {
             let folder = RunFolder(path: runFolder)
             let reset = try RuntimeSession.resubmit(folder: folder, shards: list)
             FileHandle.standardError.write(Data("resubmitting shard(s) \(reset)\n".utf8))
-            return try RuntimeSession.execute(runtime.launch(folder: folder, defaultWorkers: 2))
+            // The matrix changes: the analysis is redone from the biclustering on.
+            let code = try RuntimeSession.execute(runtime.launch(folder: folder, defaultWorkers: 2))
+            guard code == RuntimeExitCode.ok else { return code }
+            try AnalysisPipeline(folder: folder, quiet: runtime.quiet).run(from: .bicluster)
+            return code
         }
     }
 }

@@ -104,6 +104,8 @@ struct TensorDecoder {
         }
     }
 
+    func externalBytes(_ proto: Onnx_TensorProto) throws -> Data { try readExternal(proto) }
+
     private func readExternal(_ proto: Onnx_TensorProto) throws -> Data {
         var fields: [String: String] = [:]
         for entry in proto.externalData { fields[entry.key] = entry.value }

@@ -107,7 +107,7 @@ public struct ModuleEvaluator {
         return (0..<maxAblationSamples).map { rows[$0 * rows.count / maxAblationSamples] }
     }
 
-    public func evaluate(result: BiclusterResult, progress: StageProgress? = nil) throws -> Evaluation {
+    public func evaluate(result: ModuleAssignment, progress: StageProgress? = nil) throws -> Evaluation {
         let n = spec.rowCount
         let perSample = spec.sampleShape.reduce(1, *)
         // Mean input per module, streamed in chunks.

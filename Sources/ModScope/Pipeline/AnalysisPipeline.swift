@@ -1,0 +1,130 @@
+import ArrayFiles
+import BatchRuntime
+import Biclustering
+import Foundation
+import ONNX
+
+/// The stages after the attribution matrix: biclustering → evaluation → report, each resumable.
+///
+/// A stage is done when run.json records it as finished and its output exists; `run`, `coordinator` and
+/// `resume` skip done stages, so a run stopped during biclustering resumes there without touching the matrix.
+/// `evaluate` and `report` redo their stage (and what follows) on request.
+public struct AnalysisPipeline {
+    public enum Stage: String, CaseIterable, Sendable {
+        case bicluster, evaluate, report
+    }
+
+    public let folder: RunFolder
+    public var quiet = false
+
+    public init(folder: RunFolder, quiet: Bool = false) {
+        self.folder = folder
+        self.quiet = quiet
+    }
+
+    var biclusterURL: URL { folder.url.appendingPathComponent("bicluster") }
+    var evaluationURL: URL { folder.url.appendingPathComponent("evaluation.json") }
+    var reportURL: URL { folder.url.appendingPathComponent("report.html") }
+
+    func output(of stage: Stage) -> URL {
+        switch stage {
+        case .bicluster: return biclusterURL.appendingPathComponent("modules.json")
+        case .evaluate: return evaluationURL
+        case .report: return reportURL
+        }
+    }
+
+    func isDone(_ stage: Stage, manifest: RunManifest) -> Bool {
+        manifest.stages?[stage.rawValue]?.finished != nil && FileManager.default.fileExists(atPath: output(of: stage).path)
+    }
+
+    func log(_ line: String) {
+        if !quiet { FileHandle.standardError.write(Data("\(line)\n".utf8)) }
+    }
+
+    /// Runs every stage not yet done, starting no earlier than `from` (stages from `from` on are redone).
+    public func run(from first: Stage? = nil) throws {
+        let manifest = try folder.loadManifest()
+        guard manifest.job.kind == AttributionJobKind.name else { return }
+        let parameters = try AttributionJobKind.decode(manifest.job)
+        for stage in Stage.allCases {
+            let forced = first.map { Stage.allCases.firstIndex(of: stage)! >= Stage.allCases.firstIndex(of: $0)! } ?? false
+            if !forced && isDone(stage, manifest: manifest) {
+                log("\(stage.rawValue): already done, skipped")
+                continue
+            }
+            try timed(stage) { try perform(stage, parameters) }
+        }
+        log("report: \(reportURL.path)")
+    }
+
+    private func timed(_ stage: Stage, _ body: () throws -> Void) throws {
+        let started = Date()
+        try folder.updateManifest { manifest in
+            var stages = manifest.stages ?? [:]
+            stages[stage.rawValue] = StageTiming(started: started)
+            manifest.stages = stages
+        }
+        try body()
+        let finished = Date()
+        try folder.updateManifest { manifest in
+            manifest.stages?[stage.rawValue] = StageTiming(
+                started: started, finished: finished, seconds: finished.timeIntervalSince(started))
+        }
+    }
+
+    private func perform(_ stage: Stage, _ parameters: AttributionJobParameters) throws {
+        switch stage {
+        case .bicluster:
+            log("bicluster: \(parameters.analysis.k == "auto" ? "choosing k in \(parameters.analysis.kRange)" : "k = \(parameters.analysis.k)"), \(parameters.analysis.restarts) restarts")
+            let matrix = try MappedNPYFile(path: folder.matrixURL.path)
+            let result = try Biclusterer(config: parameters.analysis.biclusterConfig()).fit(matrix.view)
+            try result.write(to: biclusterURL)
+            log("bicluster: k = \(result.k), \(result.modules.filter { $0.degenerate == nil }.count) modules (\(result.selection.message))")
+        case .evaluate:
+            let result = try loadBiclusterResult()
+            let model = try ONNXModel.load(path: parameters.modelPath)
+            let table = try openSampleTable(path: parameters.dataPath, key: parameters.dataKey)
+            let labels = try parameters.labelsPath.map { try readLabels(path: $0) }
+            let progress = StageProgress(label: "evaluate", total: result.modules.count, unit: "modules", quiet: quiet)
+            let evaluation = try ModuleEvaluator(
+                spec: parameters.spec, model: model, table: table, labels: labels, imageShape: parameters.analysis.imageShape
+            ).evaluate(result: result, progress: progress)
+            progress.finish()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFile.write(try encoder.encode(evaluation), to: evaluationURL)
+            if let nmi = evaluation.labelNMI { log(String(format: "evaluate: label NMI %.3f, ARI %.3f", nmi, evaluation.labelARI ?? 0)) }
+        case .report:
+            try ReportWriter.write(runFolder: folder.url)
+        }
+    }
+
+    /// A short plain-text summary of the modules from evaluation.json (printed at the end of a run).
+    public func summary() throws -> String {
+        let evaluation = try JSONDecoder().decode(Evaluation.self, from: Data(contentsOf: evaluationURL))
+        var lines = ["\(evaluation.modules.count) modules at layer \(evaluation.layer) (\(evaluation.method), \(evaluation.samples) samples × \(evaluation.neurons) neurons)"]
+        if let nmi = evaluation.labelNMI {
+            lines.append(String(format: "label NMI %.3f, ARI %.3f (labels were not used to find the modules)", nmi, evaluation.labelARI ?? 0))
+        }
+        lines.append("  module  samples  neurons  stability  majority label    ablation: own drop / others / random")
+        for module in evaluation.modules {
+            let label = module.labels.map { String(format: "%d (%.0f%%)", $0.majority, $0.purity * 100) } ?? "–"
+            let ablation = module.ablation.map {
+                String(format: "%.2f / %.2f / %.2f±%.2f", $0.own.outputDrop, $0.others.outputDrop, $0.random.outputDropMean, $0.random.outputDropSD)
+            } ?? "–"
+            let stability = module.stability.map { String(format: "%.2f", $0) } ?? "–"
+            lines.append(
+                String(format: "  %6d  %7d  %7d  ", module.id, module.sampleCount, module.neuronCount)
+                    + stability.padding(toLength: 11, withPad: " ", startingAt: 0)
+                    + label.padding(toLength: 17, withPad: " ", startingAt: 0) + ablation)
+        }
+        lines.append("report: \(reportURL.path)")
+        return lines.joined(separator: "\n")
+    }
+
+    /// The consensus modules as written in bicluster/.
+    func loadBiclusterResult() throws -> ModuleAssignment {
+        try ModuleAssignment.read(from: biclusterURL)
+    }
+}

@@ -1,0 +1,60 @@
+import Biclustering
+import Foundation
+
+/// Settings of the analysis after the matrix (biclustering and evaluation), persisted with the job so
+/// `resume`, `evaluate` and `report` need nothing but the run folder.
+public struct AnalysisSettings: Codable, Sendable, Equatable {
+    /// A module count (2 or more) or "auto".
+    public var k = "auto"
+    public var kRange = "2..20"
+    public var transform = "abs"
+    public var algorithm = "spectral-coclustering"
+    public var embedding = "k-1"
+    public var normalization = "bistochastic"
+    public var restarts = 20
+    public var nInit = 10
+    public var seed: UInt64 = 0
+    /// The image layout of one sample for the report ([H, W] or [C, H, W]); nil = inferred from the input shape.
+    public var imageShape: [Int]?
+
+    public init() {}
+
+    /// The biclustering configuration; a message naming the flag and the allowed values for anything invalid.
+    public func biclusterConfig() throws -> BiclusterConfig {
+        var config = BiclusterConfig()
+        func parse<T: RawRepresentable & CaseIterable>(_ value: String, _ name: String) throws -> T where T.RawValue == String {
+            guard let parsed = T(rawValue: value) else {
+                throw BiclusteringError("--\(name) \(value) is not one of: \(T.allCases.map(\.rawValue).joined(separator: ", ")).")
+            }
+            return parsed
+        }
+        config.transform = try parse(transform, "transform")
+        config.algorithm = try parse(algorithm, "algorithm")
+        config.embedding = try parse(embedding, "embedding")
+        config.checkerboardNormalization = try parse(normalization, "normalization")
+        config.restarts = restarts
+        config.initializations = nInit
+        config.seed = seed
+        if k == "auto" {
+            let parts = kRange.components(separatedBy: "..")
+            guard parts.count == 2, let low = Int(parts[0]), let high = Int(parts[1]), low <= high else {
+                throw BiclusteringError("--k-range \(kRange) is not of the form LOW..HIGH with LOW ≤ HIGH (e.g. 2..20).")
+            }
+            config.k = .auto(low...high)
+        } else if let value = Int(k) {
+            config.k = .fixed(value)
+        } else {
+            throw BiclusteringError("--k \(k) is neither a whole number ≥ 2 nor 'auto'.")
+        }
+        return config
+    }
+
+    /// Parses `--image-shape` given as 8x8 or 3x32x32.
+    public static func parseImageShape(_ text: String) throws -> [Int] {
+        let parts = text.lowercased().split(separator: "x").map { Int($0) }
+        guard (2...3).contains(parts.count), parts.allSatisfy({ ($0 ?? 0) > 0 }) else {
+            throw InputError("--image-shape '\(text)' is not H×W or C×H×W with positive sizes, e.g. 8x8 or 3x32x32")
+        }
+        return parts.map { $0! }
+    }
+}

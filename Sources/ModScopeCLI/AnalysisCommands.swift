@@ -1,0 +1,41 @@
+import ArgumentParser
+import BatchRuntime
+import Foundation
+import ModScope
+
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Recompute the module metrics of a run (evaluation.json), then its report.",
+        discussion: "Needs a run whose matrix and biclustering are complete. See docs/user-guide.md for every metric.")
+
+    @Argument(help: "The run folder.")
+    var runFolder: String
+
+    @Flag(help: "No progress output.")
+    var quiet = false
+
+    func run() throws {
+        try reportingErrors {
+            try AnalysisPipeline(folder: RunFolder(path: runFolder), quiet: quiet).run(from: .evaluate)
+        }
+    }
+}
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Regenerate a run's report.html (self-contained, offline) from its evaluation.")
+
+    @Argument(help: "The run folder.")
+    var runFolder: String
+
+    @Flag(help: "No progress output.")
+    var quiet = false
+
+    func run() throws {
+        try reportingErrors {
+            try AnalysisPipeline(folder: RunFolder(path: runFolder), quiet: quiet).run(from: .report)
+        }
+    }
+}
