@@ -78,7 +78,12 @@ let package = Package(
         .testTarget(name: "BiclusteringTests", dependencies: ["Biclustering", "TensorCore", "ArrayFiles"]),
         .testTarget(name: "BatchRuntimeTests", dependencies: ["BatchRuntime", "ArrayFiles"]),
         .testTarget(name: "ZeroMQTransportTests", dependencies: ["ZeroMQTransport", "BatchRuntime"]),
-        .testTarget(name: "ModScopeTests", dependencies: ["ModScope"]),
+        .testTarget(
+            name: "ModScopeTests",
+            dependencies: [
+                "ModScope", "ONNX", "ArrayFiles", "Biclustering", "Attribution", "BatchRuntime",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]),
         .testTarget(name: "ModScopeCLITests", dependencies: ["ModScope", "ArrayFiles"]),
     ]
 )

@@ -44,6 +44,9 @@ public struct AnalysisPipeline {
 
     /// Runs every stage not yet done, starting no earlier than `from` (stages from `from` on are redone).
     public func run(from first: Stage? = nil) throws {
+        guard FileManager.default.fileExists(atPath: folder.manifestURL.path) else {
+            throw InputError("\(folder.url.path) is not a run folder (no run.json); pass the --out folder of `modscope run` or `coordinator`")
+        }
         let manifest = try folder.loadManifest()
         guard manifest.job.kind == AttributionJobKind.name else { return }
         let parameters = try AttributionJobKind.decode(manifest.job)

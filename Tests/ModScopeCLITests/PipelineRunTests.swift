@@ -1,0 +1,80 @@
+import ArrayFiles
+import Foundation
+import Testing
+
+/// `modscope run` end to end on a slice of the digits example, and resuming a run stopped during biclustering.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct PipelineRunTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// A run folder from `modscope run` on the first 320 digits (5 shards, 2 local workers).
+    func makeRun() throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("modscope-pipeline-\(getpid())-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let data = try NPYReader(path: Self.root.appendingPathComponent("examples/digits/data.npy").path)
+        let labels = try NPYReader(path: Self.root.appendingPathComponent("examples/digits/labels.npy").path).integerValues()
+        try NPYWriter.write(try data.floatRows(0..<320), shape: [320, 64], to: folder.appendingPathComponent("data.npy").path)
+        try NPYWriter.write(labels.prefix(320).map { Int32($0) }, shape: [320], to: folder.appendingPathComponent("labels.npy").path)
+        let run = folder.appendingPathComponent("run")
+        let result = try ModScopeBinary.run([
+            "run", "--model", Self.root.appendingPathComponent("examples/digits/mlp.onnx").path,
+            "--data", folder.appendingPathComponent("data.npy").path, "--labels", folder.appendingPathComponent("labels.npy").path,
+            "--layer", "relu", "--k", "4", "--restarts", "3", "--workers", "2", "--quiet", "--out", run.path,
+        ])
+        #expect(result.status == 0, "\(result.standardError)")
+        return run
+    }
+
+    @Test func runWritesEveryFileOfTheRunFolder() throws {
+        let run = try makeRun()
+        for file in ["run.json", "matrix.npy", "journal", "status.json", "evaluation.json", "report.html", "bicluster/modules.json", "bicluster/row_labels.npy", "bicluster/col_labels.npy", "bicluster/stability.json"] {
+            #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent(file).path), "\(file) is missing")
+        }
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("run.json"))) as! [String: Any]
+        let stages = try #require(manifest["stages"] as? [String: Any])
+        #expect(Set(stages.keys) == ["attribution", "bicluster", "evaluate", "report"])
+        let summary = try #require(manifest["summary"] as? [String: String])
+        #expect(summary["model_sha256"]?.count == 64)
+        #expect(summary["data_sha256"]?.count == 64)
+        let evaluation = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("evaluation.json"))) as! [String: Any]
+        #expect((evaluation["modules"] as? [Any])?.count == 4)
+        #expect(evaluation["label_nmi"] is Double)
+    }
+
+    @Test func aRunStoppedDuringBiclusteringResumesThereWithoutRecomputingTheMatrix() throws {
+        let run = try makeRun()
+        let matrixBefore = try Data(contentsOf: run.appendingPathComponent("matrix.npy"))
+        // The state a coordinator killed during biclustering leaves: the stage started, no output, later stages absent.
+        let manifestURL = run.appendingPathComponent("run.json")
+        var manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: manifestURL)) as! [String: Any]
+        var stages = manifest["stages"] as! [String: Any]
+        var bicluster = stages["bicluster"] as! [String: Any]
+        bicluster.removeValue(forKey: "finished")
+        bicluster.removeValue(forKey: "seconds")
+        stages["bicluster"] = bicluster
+        stages.removeValue(forKey: "evaluate")
+        stages.removeValue(forKey: "report")
+        manifest["stages"] = stages
+        try JSONSerialization.data(withJSONObject: manifest).write(to: manifestURL)
+        for file in ["bicluster", "evaluation.json", "report.html"] {
+            try FileManager.default.removeItem(at: run.appendingPathComponent(file))
+        }
+        let result = try ModScopeBinary.run(["resume", run.path, "--workers", "0"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput.contains("5/5 shards committed (0 this session)"), "\(result.standardOutput)")
+        #expect(try Data(contentsOf: run.appendingPathComponent("matrix.npy")) == matrixBefore)
+        for file in ["bicluster/modules.json", "evaluation.json", "report.html"] {
+            #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent(file).path), "\(file) was not redone")
+        }
+    }
+
+    @Test func evaluateAndReportRedoTheirStage() throws {
+        let run = try makeRun()
+        try FileManager.default.removeItem(at: run.appendingPathComponent("report.html"))
+        let report = try ModScopeBinary.run(["report", run.path, "--quiet"])
+        #expect(report.status == 0, "\(report.standardError)")
+        #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent("report.html").path))
+        let missing = try ModScopeBinary.run(["evaluate", "/nonexistent/run"])
+        #expect(missing.status == 2)
+        #expect(missing.standardError.contains("is not a run folder"))
+    }
+}
