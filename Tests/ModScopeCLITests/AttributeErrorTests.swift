@@ -86,6 +86,20 @@ import Testing
         expectRejected(result, out, containing: ["is not a valid ONNX file"])
     }
 
+    @Test func notAnOnnxFile() throws {
+        let model = Self.root.appendingPathComponent("Tests/ONNXTests/Fixtures/models/not_onnx.onnx").path
+        let (result, out) = try attribute(["--layer", "x"], model: model)
+        expectRejected(result, out, containing: ["not_onnx.onnx' is not a valid ONNX file", "re-export it"])
+    }
+
+    @Test func missingExternalDataFile() throws {
+        let model = folder.appendingPathComponent("mlp_external.onnx").path
+        try FileManager.default.copyItem(
+            atPath: Self.root.appendingPathComponent("Tests/ONNXTests/Fixtures/models/mlp_external.onnx").path, toPath: model)
+        let (result, out) = try attribute(["--layer", "relu"], model: model)
+        expectRejected(result, out, containing: ["external data file 'mlp_external.onnx.data'", "keep the data file next to the .onnx file"])
+    }
+
     @Test func unsupportedOperator() throws {
         let model = Self.root.appendingPathComponent("Tests/ONNXTests/Fixtures/models/unsupported_op.onnx").path
         let data = folder.appendingPathComponent("eight.npy").path
