@@ -12,12 +12,19 @@ struct EvaluateCommand: ParsableCommand {
     @Argument(help: "The run folder.")
     var runFolder: String
 
+    @Option(help: "Local worker processes for the ablation table (0: compute it in this process).")
+    var workers = 0
+
     @Flag(help: "No progress output.")
     var quiet = false
 
+    func validate() throws {
+        guard workers >= 0 else { throw ValidationError("--workers must be 0 or more (got \(workers)).") }
+    }
+
     func run() throws {
         try reportingErrors {
-            try AnalysisPipeline(folder: RunFolder(path: runFolder), quiet: quiet).run(from: .evaluate)
+            try AnalysisPipeline(folder: RunFolder(path: runFolder), quiet: quiet, ablationWorkers: workers).run(from: .evaluate)
         }
     }
 }

@@ -16,6 +16,7 @@ struct ModScopeCommand: ParsableCommand {
     static func main() {
         MemoryTuning.apply()
         AttributionJobKind.register()
+        AblationJobKind.register()
         do {
             var command = try parseAsRoot()
             try command.run()

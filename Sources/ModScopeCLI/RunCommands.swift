@@ -34,14 +34,14 @@ func makeJob(
 }
 
 /// After the matrix is complete (exit 0), the analysis stages that are not done yet.
-func finishAnalysis(_ code: Int32, folder: RunFolder, quiet: Bool) throws -> Int32 {
+func finishAnalysis(_ code: Int32, folder: RunFolder, quiet: Bool, workers: Int) throws -> Int32 {
     guard code == RuntimeExitCode.ok else { return code }
     try folder.updateManifest { manifest in
         guard let started = manifest.stages?["attribution"]?.started, manifest.stages?["attribution"]?.finished == nil else { return }
         let finished = Date()
         manifest.stages?["attribution"] = StageTiming(started: started, finished: finished, seconds: finished.timeIntervalSince(started))
     }
-    let pipeline = AnalysisPipeline(folder: folder, quiet: quiet)
+    let pipeline = AnalysisPipeline(folder: folder, quiet: quiet, ablationWorkers: workers)
     try pipeline.run()
     if !quiet, let summary = try? pipeline.summary() { print(summary) }
     return code
@@ -68,8 +68,9 @@ struct RunCommand: ParsableCommand {
         try runtimeMain {
             let (job, summary) = try makeJob(runtime: runtime, synthetic: synthetic, attribution: attribution, analysis: analysis)
             let folder = try createRun(options: runtime, job: job, summary: summary)
-            let code = try RuntimeSession.execute(runtime.launch(folder: folder, defaultWorkers: 2))
-            return try finishAnalysis(code, folder: folder, quiet: runtime.quiet)
+            let launch = runtime.launch(folder: folder, defaultWorkers: 2)
+            let code = try RuntimeSession.execute(launch)
+            return try finishAnalysis(code, folder: folder, quiet: runtime.quiet, workers: launch.localWorkers)
         }
     }
 }
@@ -89,8 +90,9 @@ struct CoordinatorCommand: ParsableCommand {
         try runtimeMain {
             let (job, summary) = try makeJob(runtime: runtime, synthetic: synthetic, attribution: attribution, analysis: analysis)
             let folder = try createRun(options: runtime, job: job, summary: summary)
-            let code = try RuntimeSession.execute(runtime.launch(folder: folder, defaultWorkers: 0))
-            return try finishAnalysis(code, folder: folder, quiet: runtime.quiet)
+            let launch = runtime.launch(folder: folder, defaultWorkers: 0)
+            let code = try RuntimeSession.execute(launch)
+            return try finishAnalysis(code, folder: folder, quiet: runtime.quiet, workers: launch.localWorkers)
         }
     }
 }
@@ -106,8 +108,9 @@ struct ResumeCommand: ParsableCommand {
     func run() throws {
         try runtimeMain {
             let folder = RunFolder(path: runFolder)
-            let code = try RuntimeSession.execute(runtime.launch(folder: folder, defaultWorkers: 2))
-            return try finishAnalysis(code, folder: folder, quiet: runtime.quiet)
+            let launch = runtime.launch(folder: folder, defaultWorkers: 2)
+            let code = try RuntimeSession.execute(launch)
+            return try finishAnalysis(code, folder: folder, quiet: runtime.quiet, workers: launch.localWorkers)
         }
     }
 }
@@ -136,7 +139,7 @@ struct ResubmitCommand: ParsableCommand {
             // The matrix changes: the analysis is redone from the biclustering on.
             let code = try RuntimeSession.execute(runtime.launch(folder: folder, defaultWorkers: 2))
             guard code == RuntimeExitCode.ok else { return code }
-            try AnalysisPipeline(folder: folder, quiet: runtime.quiet).run(from: .bicluster)
+            try AnalysisPipeline(folder: folder, quiet: runtime.quiet, ablationWorkers: runtime.launch(folder: folder, defaultWorkers: 2).localWorkers).run(from: .bicluster)
             return code
         }
     }

@@ -69,6 +69,12 @@ import Testing
 
     @Test func evaluateAndReportRedoTheirStage() throws {
         let run = try makeRun()
+        // `run` computed the ablation table on its 2 local workers (RUN/ablation); in-process gives the same bytes.
+        #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent("ablation/matrix.npy").path))
+        let byWorkers = try Data(contentsOf: run.appendingPathComponent("evaluation.json"))
+        let evaluate = try ModScopeBinary.run(["evaluate", run.path, "--workers", "0", "--quiet"])
+        #expect(evaluate.status == 0, "\(evaluate.standardError)")
+        #expect(try Data(contentsOf: run.appendingPathComponent("evaluation.json")) == byWorkers)
         try FileManager.default.removeItem(at: run.appendingPathComponent("report.html"))
         let report = try ModScopeBinary.run(["report", run.path, "--quiet"])
         #expect(report.status == 0, "\(report.standardError)")

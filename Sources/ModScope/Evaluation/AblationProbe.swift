@@ -57,18 +57,19 @@ struct AblationProbe {
         }
     }
 
-    struct Effect: Codable, Sendable {
-        var outputDrop: Double
-        var accuracyDrop: Double
+    public struct Effect: Codable, Sendable {
+        public var outputDrop: Double
+        public var accuracyDrop: Double
         enum CodingKeys: String, CodingKey {
             case outputDrop = "output_drop"
             case accuracyDrop = "accuracy_drop"
         }
     }
 
-    /// Effect of silencing `neurons` on the samples `rows`.
-    func effect(neurons: [Int], rows: [Int]) throws -> Effect {
-        guard !rows.isEmpty else { return Effect(outputDrop: 0, accuracyDrop: 0) }
+    /// Per-sample effect of silencing `neurons` on the samples `rows` (positions in `samples`): the drop of the
+    /// target output and whether the prediction is still correct afterwards.
+    func perSample(neurons: [Int], rows: [Int]) throws -> (drop: [Float], correct: [Float]) {
+        guard !rows.isEmpty else { return ([], []) }
         let perSample = activations.count / activations.shape[0]
         let inner = channelGranularity ? perSample / spec.neuronCount : 1
         var layer = [Float](repeating: 0, count: rows.count * perSample)
@@ -88,13 +89,34 @@ struct AblationProbe {
             out = try full.forward(feeds: [spec.input: .float(inputs)], replacing: [spec.layer: replacement]).tensor(spec.output)
         }
         let predicted = AblationProbe.argmax(out, width: outputWidth)
-        var drop = 0.0, before = 0, after = 0
+        var drop = [Float](), correct = [Float]()
         for (r, row) in rows.enumerated() {
-            drop += Double(original.storage[row * outputWidth + targets[row]] - out.storage[r * outputWidth + targets[row]])
-            let intact = AblationProbe.argmax(original.rows(row..<(row + 1)), width: outputWidth)[0]
-            if intact == reference[row] { before += 1 }
-            if predicted[r] == reference[row] { after += 1 }
+            drop.append(original.storage[row * outputWidth + targets[row]] - out.storage[r * outputWidth + targets[row]])
+            correct.append(predicted[r] == reference[row] ? 1 : 0)
         }
-        return Effect(outputDrop: drop / Double(rows.count), accuracyDrop: Double(before - after) / Double(rows.count))
+        return (drop, correct)
+    }
+
+    /// Whether the intact model is correct on each sample.
+    var intactCorrect: [Float] {
+        AblationProbe.argmax(original, width: outputWidth).enumerated().map { $0.element == reference[$0.offset] ? 1 : 0 }
+    }
+
+    /// The ablation table of `sets` over every sample: (N, 1 + 2·sets) row-major, columns
+    /// [intact correct, drop₀, correct₀, drop₁, correct₁, …]. The unit of work of the "ablation" job kind.
+    func table(sets: [[Int]]) throws -> [Float] {
+        let n = samples.shape[0]
+        let columns = 1 + 2 * sets.count
+        var table = [Float](repeating: 0, count: n * columns)
+        for (i, value) in intactCorrect.enumerated() { table[i * columns] = value }
+        let all = Array(0..<n)
+        for (s, set) in sets.enumerated() {
+            let (drop, correct) = try perSample(neurons: set, rows: all)
+            for i in 0..<n {
+                table[i * columns + 1 + 2 * s] = drop[i]
+                table[i * columns + 2 + 2 * s] = correct[i]
+            }
+        }
+        return table
     }
 }

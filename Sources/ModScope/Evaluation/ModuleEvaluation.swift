@@ -107,7 +107,9 @@ public struct ModuleEvaluator {
         return (0..<maxAblationSamples).map { rows[$0 * rows.count / maxAblationSamples] }
     }
 
-    public func evaluate(result: ModuleAssignment, progress: StageProgress? = nil) throws -> Evaluation {
+    /// - Parameter ablation: where the ablation table is computed (in process by default).
+    public func evaluate(result: ModuleAssignment, ablation backend: (any AblationBackend)? = nil, progress: StageProgress? = nil) throws -> Evaluation {
+        let ablation = backend ?? LocalAblation(model: model, source: table)
         let n = spec.rowCount
         let perSample = spec.sampleShape.reduce(1, *)
         // Mean input per module, streamed in chunks.
@@ -124,16 +126,32 @@ public struct ModuleEvaluator {
                 sums[id] = sum
             }
         }
-        // Ablation needs the samples it measures; they are few (thinned) and loaded once.
-        let allRows = thinned(Array(0..<n))
-        var sampleValues = [Float]()
-        sampleValues.reserveCapacity(allRows.count * perSample)
-        for row in allRows { sampleValues.append(contentsOf: try table.floatRows(row..<(row + 1))) }
-        let probe = try AblationProbe(
-            spec: spec, model: model, samples: Tensor(shape: [allRows.count] + spec.sampleShape, storage: sampleValues),
-            labels: labels.map { l in allRows.map { l[$0] } })
-        let position = Dictionary(uniqueKeysWithValues: allRows.enumerated().map { ($1, $0) })
+        // Ablation: every neuron set (each module's, then `randomSets` random ones of the same size per module)
+        // on the evaluated samples (thinned on large data), as one table from the backend.
+        let rows = thinned(Array(0..<n))
+        let position = Dictionary(uniqueKeysWithValues: rows.enumerated().map { ($1, $0) })
         var generator = SplitMix(seed: seed)
+        var sets: [[Int]] = []
+        var firstSet: [Int: Int] = [:]
+        for module in result.modules where !module.neurons.isEmpty && module.samples.contains(where: { position[$0] != nil }) {
+            firstSet[module.id] = sets.count
+            sets.append(module.neurons)
+            for _ in 0..<randomSets { sets.append(generator.sample(module.neurons.count, from: spec.neuronCount)) }
+        }
+        let task = AblationTask(spec: spec, rows: rows, referenceLabels: labels.map { l in rows.map { l[$0] } }, sets: sets)
+        let table = sets.isEmpty ? [] : try ablation.table(for: task)
+        let columns = task.columns
+        func effect(set: Int, positions: [Int]) -> AblationProbe.Effect {
+            guard !positions.isEmpty else { return AblationProbe.Effect(outputDrop: 0, accuracyDrop: 0) }
+            var drop = 0.0, before = 0.0, after = 0.0
+            for p in positions {
+                before += Double(table[p * columns])
+                drop += Double(table[p * columns + 1 + 2 * set])
+                after += Double(table[p * columns + 2 + 2 * set])
+            }
+            let count = Double(positions.count)
+            return AblationProbe.Effect(outputDrop: drop / count, accuracyDrop: (before - after) / count)
+        }
         var modules: [Evaluation.Module] = []
         for module in result.modules {
             var labelSummary: Evaluation.LabelSummary?
@@ -145,32 +163,25 @@ public struct ModuleEvaluator {
                     histogram: Dictionary(uniqueKeysWithValues: histogram.map { (String($0.key), $0.value) }),
                     purity: Double(count) / Double(module.samples.count), majority: majority)
             }
-            var ablation: Evaluation.Ablation?
-            let members = Set(module.samples)
-            let own = module.samples.compactMap { position[$0] }
-            let others = allRows.enumerated().filter { !members.contains($0.element) }.map(\.offset)
-            if !module.neurons.isEmpty && !own.isEmpty {
-                let ownEffect = try probe.effect(neurons: module.neurons, rows: own)
-                let otherEffect = try probe.effect(neurons: module.neurons, rows: others)
-                var outputDrops = [Double](), accuracyDrops = [Double]()
-                for _ in 0..<randomSets {
-                    let set = generator.sample(module.neurons.count, from: spec.neuronCount)
-                    let effect = try probe.effect(neurons: set, rows: own)
-                    outputDrops.append(effect.outputDrop)
-                    accuracyDrops.append(effect.accuracyDrop)
-                }
-                ablation = Evaluation.Ablation(
-                    own: ownEffect, others: otherEffect,
+            var ablationSummary: Evaluation.Ablation?
+            if let first = firstSet[module.id] {
+                let members = Set(module.samples)
+                let own = module.samples.compactMap { position[$0] }
+                let others = rows.enumerated().filter { !members.contains($0.element) }.map(\.offset)
+                let random = (1...randomSets).map { effect(set: first + $0, positions: own) }
+                ablationSummary = Evaluation.Ablation(
+                    own: effect(set: first, positions: own), others: effect(set: first, positions: others),
                     random: Evaluation.RandomAblation(
-                        outputDropMean: mean(outputDrops), outputDropSD: standardDeviation(outputDrops),
-                        accuracyDropMean: mean(accuracyDrops), accuracyDropSD: standardDeviation(accuracyDrops), sets: randomSets))
+                        outputDropMean: mean(random.map(\.outputDrop)), outputDropSD: standardDeviation(random.map(\.outputDrop)),
+                        accuracyDropMean: mean(random.map(\.accuracyDrop)), accuracyDropSD: standardDeviation(random.map(\.accuracyDrop)),
+                        sets: randomSets))
             }
             let count = max(module.samples.count, 1)
             modules.append(Evaluation.Module(
                 id: module.id, samples: module.samples, neurons: module.neurons, sampleCount: module.samples.count,
                 neuronCount: module.neurons.count, sampleFraction: Double(module.samples.count) / Double(n),
                 neuronFraction: Double(module.neurons.count) / Double(spec.neuronCount), densityRatio: module.densityRatio,
-                stability: module.stability, degenerate: module.degenerate, labels: labelSummary, ablation: ablation,
+                stability: module.stability, degenerate: module.degenerate, labels: labelSummary, ablation: ablationSummary,
                 meanInput: (sums[module.id] ?? [Double](repeating: 0, count: perSample)).map { Float($0 / Double(count)) }))
             progress?.advance(by: 1)
         }

@@ -16,10 +16,13 @@ public struct AnalysisPipeline {
 
     public let folder: RunFolder
     public var quiet = false
+    /// Local worker processes for the evaluation's ablation job (0: computed in this process).
+    public var ablationWorkers = 0
 
-    public init(folder: RunFolder, quiet: Bool = false) {
+    public init(folder: RunFolder, quiet: Bool = false, ablationWorkers: Int = 0) {
         self.folder = folder
         self.quiet = quiet
+        self.ablationWorkers = ablationWorkers
     }
 
     var biclusterURL: URL { folder.url.appendingPathComponent("bicluster") }
@@ -90,9 +93,11 @@ public struct AnalysisPipeline {
             let table = try openSampleTable(path: parameters.dataPath, key: parameters.dataKey)
             let labels = try parameters.labelsPath.map { try readLabels(path: $0) }
             let progress = StageProgress(label: "evaluate", total: result.modules.count, unit: "modules", quiet: quiet)
+            let backend: (any AblationBackend)? = ablationWorkers > 0
+                ? WorkerAblation(parameters: parameters, folder: folder, workers: ablationWorkers, quiet: quiet) : nil
             let evaluation = try ModuleEvaluator(
                 spec: parameters.spec, model: model, table: table, labels: labels, imageShape: parameters.analysis.imageShape
-            ).evaluate(result: result, progress: progress)
+            ).evaluate(result: result, ablation: backend, progress: progress)
             progress.finish()
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -124,6 +129,17 @@ public struct AnalysisPipeline {
         }
         lines.append("report: \(reportURL.path)")
         return lines.joined(separator: "\n")
+    }
+
+    /// The ablation table as an "ablation" job on local worker processes (RUN/ablation/).
+    struct WorkerAblation: AblationBackend {
+        let parameters: AttributionJobParameters
+        let folder: RunFolder
+        let workers: Int
+        let quiet: Bool
+        func table(for task: AblationTask) throws -> [Float] {
+            try AblationJobKind.runOnLocalWorkers(task, parameters: parameters, folder: folder, workers: workers, quiet: quiet)
+        }
     }
 
     /// The consensus modules as written in bicluster/.
