@@ -75,6 +75,6 @@ let package = Package(
         .testTarget(name: "BatchRuntimeTests", dependencies: ["BatchRuntime", "ArrayFiles"]),
         .testTarget(name: "ZeroMQTransportTests", dependencies: ["ZeroMQTransport", "BatchRuntime"]),
         .testTarget(name: "ModScopeTests", dependencies: ["ModScope"]),
-        .testTarget(name: "ModScopeCLITests", dependencies: ["ModScope"]),
+        .testTarget(name: "ModScopeCLITests", dependencies: ["ModScope", "BatchRuntime"]),
     ]
 )

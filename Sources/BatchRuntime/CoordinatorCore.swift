@@ -11,6 +11,8 @@ public enum CoordinatorEvent: Sendable {
     case tick
     /// The staged commits are durable (matrix fdatasync'd, COMMIT records fsync'd).
     case commitsDurable([StagedCommit])
+    /// A send to this peer failed (ROUTER_MANDATORY: its connection is gone, e.g. the process was killed).
+    case peerUnreachable(PeerID)
 }
 
 /// A verified result waiting for its durability barrier.
@@ -107,6 +109,7 @@ public struct CoordinatorCore {
     public private(set) var retries = 0
     public private(set) var backups = 0
     public private(set) var leasesExpired = 0
+    public private(set) var workersLost = 0
     public private(set) var duplicatesDropped = 0
 
     /// - Parameters:
@@ -166,7 +169,7 @@ public struct CoordinatorCore {
             state: st, runId: String(runId, radix: 16), epoch: epoch, shardsTotal: plan.shardCount, shardsDone: done,
             shardsInFlight: inFlight, shardsPending: plan.shardCount - done - inFlight - failed.count,
             shardsFailed: failed, workers: workers.count, rowsDone: rowsDone, rowsTotal: plan.rowCount,
-            rowsPerSecond: rate, etaSeconds: eta, retries: retries, backups: backups, leasesExpired: leasesExpired,
+            rowsPerSecond: rate, etaSeconds: eta, retries: retries, backups: backups, leasesExpired: leasesExpired, workersLost: workersLost,
             duplicatesDropped: duplicatesDropped)
     }
 
@@ -179,6 +182,12 @@ public struct CoordinatorCore {
         case .message(let peer, let message): receive(message, from: peer, now: now, &out)
         case .tick: tick(now: now, &out)
         case .commitsDurable(let commits): durable(commits, now: now, &out)
+        case .peerUnreachable(let peer):
+            if let w = workers[peer] {
+                workersLost += 1
+                out.append(.log("lost worker \(w.name) (connection dropped); re-queueing \(w.held.keys.sorted())"))
+                dropWorker(peer, blame: true, now: now, &out)
+            }
         }
         assignWork(now: now, &out)
         checkFinished(&out)
@@ -411,7 +420,8 @@ public struct CoordinatorCore {
     private mutating func dropWorker(_ peer: PeerID, blame: Bool, now: Double, _ out: inout [CoordinatorAction]) {
         guard let w = workers[peer] else { return }
         // Blame only the shard being computed (or the oldest held copy when no heartbeat named one yet).
-        let blamed = blame ? (w.computing ?? w.held.min(by: { $0.value < $1.value })?.key) : nil
+        let oldest = w.held.keys.min { (shards[$0].copies[w.incarnation]?.startedAt ?? 0) < (shards[$1].copies[w.incarnation]?.startedAt ?? 0) }
+        let blamed = blame ? (w.computing ?? oldest) : nil
         for s in w.held.keys.sorted() {
             release(peer, shard: s)
             if s == blamed {

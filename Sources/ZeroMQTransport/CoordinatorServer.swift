@@ -138,10 +138,7 @@ public final class CoordinatorServer: @unchecked Sendable {
                 case .send(let peer, let message):
                     if try !router.send([peer] + WireCodec.encode(message), dontWait: true), message.header.type != .disconnect {
                         // Unreachable or at its HWM: treat the peer as gone so its shards are re-queued.
-                        let gone = WireMessage(
-                            header: WireHeader(type: .disconnect, runId: manifest.runId, epoch: epoch, incarnation: message.header.incarnation),
-                            body: .disconnect(reason: .goodbye, message: "unreachable"))
-                        queue.append(contentsOf: core.handle(.message(peer, gone), now: now))
+                        queue.append(contentsOf: core.handle(.peerUnreachable(peer), now: now))
                     }
                 case .assign(let peer, let shard, let attempt, let inc):
                     let rows = plan.rows(of: shard)
