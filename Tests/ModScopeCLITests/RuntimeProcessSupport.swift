@@ -66,7 +66,7 @@ struct RunProbe {
         let job = try folder.loadManifest().job
         let expected = try SyntheticJob.expectedRows(job: job, rows: 0..<job.rowCount).withUnsafeBytes { [UInt8]($0) }
         let all = [UInt8](try Data(contentsOf: folder.matrixURL))
-        return Array(all.dropFirst(MatrixFile.header(rows: job.rowCount, columns: job.columns).count)) == expected
+        return Array(all.dropFirst(MatrixFile.headerSize(rows: job.rowCount, columns: job.columns))) == expected
     }
 
     /// The latest status.json, if any.
