@@ -84,6 +84,6 @@ let package = Package(
                 "ModScope", "ONNX", "ArrayFiles", "Biclustering", "Attribution", "BatchRuntime",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]),
-        .testTarget(name: "ModScopeCLITests", dependencies: ["ModScope", "ArrayFiles"]),
+        .testTarget(name: "ModScopeCLITests", dependencies: ["ModScope", "ArrayFiles", "BatchRuntime"]),
     ]
 )

@@ -11,6 +11,8 @@ public enum CoordinatorEvent: Sendable {
     case tick
     /// The staged commits are durable (matrix fdatasync'd, COMMIT records fsync'd).
     case commitsDurable([StagedCommit])
+    /// A send to this peer failed (ROUTER_MANDATORY: its connection is gone, e.g. the process was killed).
+    case peerUnreachable(PeerID)
 }
 
 /// A verified result waiting for its durability barrier.
@@ -33,8 +35,8 @@ public enum CoordinatorAction: Sendable, Equatable {
     case sendModel(PeerID, offset: UInt64, incarnation: UInt64)
     /// Send the STATUS reply to the peer.
     case sendStatus(PeerID, incarnation: UInt64)
-    /// pwrite verified result bytes at this offset of the matrix data region.
-    case write(shard: Int, dataOffset: Int, bytes: [UInt8])
+    /// pwrite verified whole rows (float32 LE) starting at matrix row `row`.
+    case write(shard: Int, row: Int, bytes: [UInt8])
     /// fdatasync the matrix, append COMMIT, fsync, then feed `.commitsDurable` back.
     case stageCommit(StagedCommit)
     /// Append (and fsync) a journal record now.
@@ -92,6 +94,10 @@ public struct CoordinatorCore {
     public let runId: UInt64
     public let epoch: UInt32
     let jobJSON: [UInt8]
+    /// Bytes per RESULT chunk sent in WELCOME: `config.chunkBytes` rounded down to whole rows (at least one row),
+    /// so every chunk is written as whole rows.
+    public let chunkBytes: Int
+    let rowBytes: Int
 
     private(set) var shards: [Shard]
     private var queue: [Int] = []
@@ -107,6 +113,7 @@ public struct CoordinatorCore {
     public private(set) var retries = 0
     public private(set) var backups = 0
     public private(set) var leasesExpired = 0
+    public private(set) var workersLost = 0
     public private(set) var duplicatesDropped = 0
 
     /// - Parameters:
@@ -122,6 +129,8 @@ public struct CoordinatorCore {
         self.epoch = epoch
         self.config = config
         self.jobJSON = Array(try JSONEncoder().encode(job))
+        rowBytes = job.columns * 4
+        chunkBytes = max(rowBytes, config.chunkBytes / rowBytes * rowBytes)
         shards = Array(repeating: Shard(), count: plan.shardCount)
         for s in 0..<plan.shardCount {
             if committed.contains(s) {
@@ -166,7 +175,7 @@ public struct CoordinatorCore {
             state: st, runId: String(runId, radix: 16), epoch: epoch, shardsTotal: plan.shardCount, shardsDone: done,
             shardsInFlight: inFlight, shardsPending: plan.shardCount - done - inFlight - failed.count,
             shardsFailed: failed, workers: workers.count, rowsDone: rowsDone, rowsTotal: plan.rowCount,
-            rowsPerSecond: rate, etaSeconds: eta, retries: retries, backups: backups, leasesExpired: leasesExpired,
+            rowsPerSecond: rate, etaSeconds: eta, retries: retries, backups: backups, leasesExpired: leasesExpired, workersLost: workersLost,
             duplicatesDropped: duplicatesDropped)
     }
 
@@ -179,6 +188,12 @@ public struct CoordinatorCore {
         case .message(let peer, let message): receive(message, from: peer, now: now, &out)
         case .tick: tick(now: now, &out)
         case .commitsDurable(let commits): durable(commits, now: now, &out)
+        case .peerUnreachable(let peer):
+            if let w = workers[peer] {
+                workersLost += 1
+                out.append(.log("lost worker \(w.name) (connection dropped); re-queueing \(w.held.keys.sorted())"))
+                dropWorker(peer, blame: true, now: now, &out)
+            }
         }
         assignWork(now: now, &out)
         checkFinished(&out)
@@ -221,7 +236,7 @@ public struct CoordinatorCore {
                 header: header(.welcome, incarnation: inc),
                 body: .welcome(
                     heartbeatMs: UInt32(config.heartbeatInterval * 1000), leaseMs: UInt32(config.leaseTimeout * 1000),
-                    chunkBytes: UInt32(config.chunkBytes), maxChunksInFlight: UInt32(config.maxChunksInFlight),
+                    chunkBytes: UInt32(chunkBytes), maxChunksInFlight: UInt32(config.maxChunksInFlight),
                     job: jobJSON))
             send(peer, welcome, now: now, &out)
             return
@@ -318,8 +333,8 @@ public struct CoordinatorCore {
             || totalCRC != partial.totalCRC
         {
             problem = "chunk \(index) at \(offset) out of sequence"
-        } else if Int(bytes.count) > config.chunkBytes {
-            problem = "chunk of \(bytes.count) bytes exceeds \(config.chunkBytes)"
+        } else if bytes.count > chunkBytes || bytes.count % rowBytes != 0 || offset % UInt64(rowBytes) != 0 {
+            problem = "chunk of \(bytes.count) bytes at \(offset) is not whole rows within \(chunkBytes) bytes"
         } else if !Self.allFinite(bytes) {
             problem = "non-finite values in the result"
         }
@@ -340,7 +355,7 @@ public struct CoordinatorCore {
             copyEnded(s, reason: "rejected result: \(problem)", now: now, &out)
             return
         }
-        out.append(.write(shard: s, dataOffset: plan.rows(of: s).lowerBound * plan.columns * 4 + Int(offset), bytes: bytes))
+        out.append(.write(shard: s, row: plan.rows(of: s).lowerBound + Int(offset) / rowBytes, bytes: bytes))
         if index + 1 == count {
             workers[peer]!.partials[s] = nil
             shards[s].status = .committing
@@ -411,7 +426,8 @@ public struct CoordinatorCore {
     private mutating func dropWorker(_ peer: PeerID, blame: Bool, now: Double, _ out: inout [CoordinatorAction]) {
         guard let w = workers[peer] else { return }
         // Blame only the shard being computed (or the oldest held copy when no heartbeat named one yet).
-        let blamed = blame ? (w.computing ?? w.held.min(by: { $0.value < $1.value })?.key) : nil
+        let oldest = w.held.keys.min { (shards[$0].copies[w.incarnation]?.startedAt ?? 0) < (shards[$1].copies[w.incarnation]?.startedAt ?? 0) }
+        let blamed = blame ? (w.computing ?? oldest) : nil
         for s in w.held.keys.sorted() {
             release(peer, shard: s)
             if s == blamed {

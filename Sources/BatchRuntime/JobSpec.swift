@@ -38,6 +38,9 @@ public struct JobSpec: Codable, Sendable, Equatable {
         guard rowCount >= 1 else { throw RuntimeError("the job has \(rowCount) rows; it needs at least 1 sample") }
         guard columns >= 1 else { throw RuntimeError("the job has \(columns) columns; the layer must have at least 1 neuron") }
         guard sampleElementsPerRow >= 0 else { throw RuntimeError("sampleElementsPerRow \(sampleElementsPerRow) is negative") }
+        guard columns * 4 <= WireProtocol.maxBodyBytes - 4096 else {
+            throw RuntimeError("\(columns) columns exceed one 4 MiB result chunk per row; attribute a smaller layer or use --granularity channel")
+        }
         guard shardSize >= 1 else { throw RuntimeError("--shard-size \(shardSize) must be at least 1 row") }
         guard shardSize * columns * 4 <= 1 << 30 else {
             throw RuntimeError("a shard of \(shardSize) rows × \(columns) columns exceeds 1 GiB; use a smaller --shard-size")

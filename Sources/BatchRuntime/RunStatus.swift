@@ -18,13 +18,15 @@ public struct RunStatus: Codable, Sendable, Equatable {
     public var retries: Int
     public var backups: Int
     public var leasesExpired: Int
+    /// Workers whose connection dropped (crash, kill) before their lease expired.
+    public var workersLost: Int
     public var duplicatesDropped: Int
     public var updatedAt: Date
 
     public init(
         state: String, runId: String, epoch: UInt32, shardsTotal: Int, shardsDone: Int, shardsInFlight: Int,
         shardsPending: Int, shardsFailed: [Int], workers: Int, rowsDone: Int, rowsTotal: Int, rowsPerSecond: Double,
-        etaSeconds: Double?, retries: Int, backups: Int, leasesExpired: Int, duplicatesDropped: Int, updatedAt: Date = Date()
+        etaSeconds: Double?, retries: Int, backups: Int, leasesExpired: Int, workersLost: Int, duplicatesDropped: Int, updatedAt: Date = Date()
     ) {
         self.state = state
         self.runId = runId
@@ -42,6 +44,7 @@ public struct RunStatus: Codable, Sendable, Equatable {
         self.retries = retries
         self.backups = backups
         self.leasesExpired = leasesExpired
+        self.workersLost = workersLost
         self.duplicatesDropped = duplicatesDropped
         self.updatedAt = updatedAt
     }

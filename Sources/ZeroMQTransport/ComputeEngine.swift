@@ -114,6 +114,8 @@ final class ComputeEngine: @unchecked Sendable {
             let (job, computer, model) = setup!
             current = (task.shard, task.attempt, 0, task.generation)
             condition.unlock()
+            // Let the I/O thread announce the new shard at once (crash blame needs to know what was computing).
+            _ = try? wake.send([[0]], dontWait: true)
 
             var outcome: Outcome?
             do {

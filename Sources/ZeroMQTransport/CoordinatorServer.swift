@@ -138,10 +138,7 @@ public final class CoordinatorServer: @unchecked Sendable {
                 case .send(let peer, let message):
                     if try !router.send([peer] + WireCodec.encode(message), dontWait: true), message.header.type != .disconnect {
                         // Unreachable or at its HWM: treat the peer as gone so its shards are re-queued.
-                        let gone = WireMessage(
-                            header: WireHeader(type: .disconnect, runId: manifest.runId, epoch: epoch, incarnation: message.header.incarnation),
-                            body: .disconnect(reason: .goodbye, message: "unreachable"))
-                        queue.append(contentsOf: core.handle(.message(peer, gone), now: now))
+                        queue.append(contentsOf: core.handle(.peerUnreachable(peer), now: now))
                     }
                 case .assign(let peer, let shard, let attempt, let inc):
                     let rows = plan.rows(of: shard)
@@ -158,7 +155,7 @@ public final class CoordinatorServer: @unchecked Sendable {
                     }
                     let bytes = model ?? Data()
                     let start = Int(min(offset, UInt64(bytes.count)))
-                    let end = min(start + settings.config.chunkBytes, bytes.count)
+                    let end = min(start + core.chunkBytes, bytes.count)
                     let m = WireMessage(
                         header: WireHeader(type: .modelData, runId: manifest.runId, epoch: epoch, incarnation: inc),
                         body: .modelData(offset: UInt64(start), total: UInt64(bytes.count), bytes: [UInt8](bytes[start..<end])))
@@ -167,8 +164,8 @@ public final class CoordinatorServer: @unchecked Sendable {
                     let json = try core.status(now: now).jsonData()
                     let m = WireMessage(header: WireHeader(type: .status, runId: manifest.runId, epoch: epoch, incarnation: inc), body: .status(json: [UInt8](json)))
                     _ = try router.send([peer] + WireCodec.encode(m), dontWait: true)
-                case .write(_, let offset, let bytes):
-                    try bytes.withUnsafeBytes { try matrix.write(bytes: $0, atDataOffset: offset) }
+                case .write(_, let row, let bytes):
+                    try matrix.write(rowBytes: bytes, startingAt: row)
                 case .stageCommit(let commit):
                     staged.append(commit)
                 case .journal(let record):

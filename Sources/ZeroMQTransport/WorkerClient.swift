@@ -89,6 +89,7 @@ public final class WorkerClient: @unchecked Sendable {
             var outgoing: [Outgoing] = []
             var lastHeard = monotonicNow(), lastSent = 0.0, lastParentCheck = 0.0
             var handshakeFailures = 0
+            var lastAnnounced: Int?
 
             func send(_ type: MessageType, _ body: WireBody, shard: Int? = nil, attempt: Int = 0) throws {
                 let m = WireMessage(
@@ -241,8 +242,9 @@ public final class WorkerClient: @unchecked Sendable {
                         }
                     }
                 }
-                if welcomed && now - lastSent >= heartbeat {
-                    let p = engine.progress()
+                let p = engine.progress()
+                if welcomed && (now - lastSent >= heartbeat || p.shard != lastAnnounced) {
+                    lastAnnounced = p.shard
                     try send(.heartbeat, .heartbeat(rowsDone: UInt32(p.rowsDone), held: UInt32(p.held + outgoing.count), rssBytes: 0), shard: p.shard)
                 }
                 if now - lastParentCheck >= 1 {

@@ -57,7 +57,7 @@ import Testing
         _ = hello(&core, peer: [1], inc: 10)
         let actions = try result(&core, peer: [1], inc: 10, shard: 0, attempt: 1, now: 1)
         guard case .write(0, 0, let bytes) = actions.first else {
-            Issue.record("expected a write at offset 0, got \(actions)")
+            Issue.record("expected a write at row 0, got \(actions)")
             return
         }
         #expect(bytes.count == 10 * 4 * 4)
@@ -185,7 +185,7 @@ import Testing
     }
 
     @Test func chunkedResultNeedsEveryChunkInOrder() throws {
-        var core = try makeCore { $0.chunkBytes = 64 }
+        var core = try makeCore { $0.chunkBytes = 70 }  // rounded down to 4 rows = 64 bytes
         _ = hello(&core, peer: [1], inc: 10)
         let values = try SyntheticJob.expectedRows(job: job, rows: 0..<10)
         let bytes = values.withUnsafeBytes { [UInt8]($0) }  // 160 bytes → 3 chunks of ≤ 64

@@ -63,11 +63,22 @@ import Testing
 }
 
 @Suite struct MatrixAndSyntheticTests {
-    @Test func npyHeaderIsAlignedAndDescribesTheShape() {
-        let h = MatrixFile.header(rows: 480, columns: 256)
-        #expect(h.count % 64 == 0)
-        #expect(String(decoding: h, as: UTF8.self).contains("'shape': (480, 256)"))
-        #expect(h.last == 0x0A)
+    @Test func matrixFileIsAnNPYThatReopens() throws {
+        let url = URL(fileURLWithPath: "/tmp/msmat-\(UUID().uuidString.prefix(8)).npy")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let values: [Float] = [1, 2, 3, 4, 5, 6]
+        do {
+            let m = try MatrixFile(url: url, rows: 4, columns: 3)
+            try m.write(rowBytes: values.withUnsafeBytes { [UInt8]($0) }, startingAt: 2)
+            try m.synchronize()
+        }
+        _ = try MatrixFile(url: url, rows: 4, columns: 3)  // reopening keeps the rows
+        let data = [UInt8](try Data(contentsOf: url))
+        let header = MatrixFile.headerSize(rows: 4, columns: 3)
+        #expect(header % 64 == 0)
+        #expect(String(decoding: data[0..<header], as: UTF8.self).contains("'shape': (4, 3)"))
+        #expect(Array(data[(header + 24)...]) == values.withUnsafeBytes { [UInt8]($0) })
+        #expect(throws: RuntimeError.self) { try MatrixFile(url: url, rows: 5, columns: 3) }
     }
 
     @Test func syntheticRowsDoNotDependOnSharding() throws {

@@ -44,7 +44,7 @@ func expectedMatrixBytes(_ folder: RunFolder) throws -> [UInt8] {
 func matrixDataBytes(_ folder: RunFolder) throws -> [UInt8] {
     let job = try folder.loadManifest().job
     let all = [UInt8](try Data(contentsOf: folder.matrixURL))
-    return Array(all.dropFirst(MatrixFile.header(rows: job.rowCount, columns: job.columns).count))
+    return Array(all.dropFirst(MatrixFile.headerSize(rows: job.rowCount, columns: job.columns)))
 }
 
 /// Resident set size of this process in bytes (Linux /proc).

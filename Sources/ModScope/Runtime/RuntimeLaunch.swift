@@ -98,7 +98,7 @@ public enum RuntimeSession {
         reporter.finish(outcome.status)
         let status = outcome.status
         let summary = "run \(launch.folder.url.path): \(status.shardsDone)/\(status.shardsTotal) shards committed "
-            + "(\(outcome.committedNow) this session), \(status.retries) retries, \(status.leasesExpired) leases expired, "
+            + "(\(outcome.committedNow) this session), \(status.retries) retries, \(status.leasesExpired) leases expired, \(status.workersLost) workers lost, "
             + "\(status.duplicatesDropped) duplicates dropped"
         print(summary)
         if !outcome.complete {

@@ -1,0 +1,170 @@
+import BatchRuntime
+import Foundation
+import Testing
+
+/// The fault matrix of issue 5 with real processes and the synthetic kernel (no ML).
+@Suite(.serialized) struct RuntimeFaultTests {
+    /// 480 rows × 64 columns in 60 shards of 8 rows at 20 ms/row: ~160 ms per shard, a few seconds per run.
+    let job = ["--synthetic", "480,64", "--shard-size", "8", "--synthetic-row-ms", "20"]
+
+    @Test(.timeLimit(.minutes(1))) func sigkilledWorkerIsReplacedAndTheMatrixIsByteIdentical() throws {
+        // Fault-free reference run.
+        let clean = RunProbe(RunProbe.fresh())
+        defer { clean.remove() }
+        let reference = try BackgroundModScope(["run", "--workers", "3", "--out", clean.folder.url.path] + job + fastRuntimeFlags)
+        #expect(reference.wait(seconds: 30) == 0)
+
+        let run = RunProbe(RunProbe.fresh())
+        defer { run.remove() }
+        let coordinator = try BackgroundModScope(["coordinator", "--out", run.folder.url.path, "--workers", "0"] + job + fastRuntimeFlags)
+        let endpoint = run.folder.ipcEndpoint
+        #expect(run.waitFor(seconds: 5) { FileManager.default.fileExists(atPath: String(endpoint.dropFirst(6))) })
+        var workers = try (0..<3).map { _ in try BackgroundModScope(["worker", "--connect", endpoint]) }
+        #expect(run.waitFor(seconds: 10) { (run.status()?.shardsDone ?? 0) >= 10 })
+        workers[0].signal(SIGKILL)
+        usleep(300_000)
+        workers.append(try BackgroundModScope(["worker", "--connect", endpoint]))
+        #expect(coordinator.wait(seconds: 40) == 0, "coordinator stderr: \(coordinator.stderr)")
+        for w in workers.dropFirst() { #expect(w.wait(seconds: 5) == 0) }
+        let status = try #require(run.status())
+        #expect(status.leasesExpired + status.workersLost >= 1)
+        #expect(try run.matrixIsExact())
+        #expect(try Data(contentsOf: run.folder.matrixURL) == Data(contentsOf: clean.folder.matrixURL))
+        let commits = try run.commitsByEpoch().flatMap { $0 }
+        #expect(commits.count == 60 && Set(commits).count == 60)
+    }
+
+    @Test(.timeLimit(.minutes(1))) func sigstoppedWorkerLosesItsLeaseAndItsLateResultIsDropped() throws {
+        let run = RunProbe(RunProbe.fresh())
+        defer { run.remove() }
+        let coordinator = try BackgroundModScope(["coordinator", "--out", run.folder.url.path, "--workers", "0", "--no-speculation"] + job + fastRuntimeFlags)
+        let endpoint = run.folder.ipcEndpoint
+        #expect(run.waitFor(seconds: 5) { FileManager.default.fileExists(atPath: String(endpoint.dropFirst(6))) })
+        let paused = try BackgroundModScope(["worker", "--connect", endpoint, "--credit", "1"])
+        usleep(500_000)
+        let healthy = try BackgroundModScope(["worker", "--connect", endpoint, "--credit", "1"])
+        #expect(run.waitFor(seconds: 10) { (run.status()?.shardsDone ?? 0) >= 4 })
+        paused.signal(SIGSTOP)
+        let stoppedAt = Date()
+        // Lease (2 s here, 5 s by default) expires; the shard is recomputed by the healthy worker.
+        #expect(run.waitFor(seconds: 8) { (run.status()?.leasesExpired ?? 0) >= 1 })
+        let detection = Date().timeIntervalSince(stoppedAt)
+        #expect(detection < 2 + 1.5)
+        usleep(1_000_000)
+        paused.signal(SIGCONT)
+        #expect(coordinator.wait(seconds: 40) == 0, "coordinator stderr: \(coordinator.stderr)")
+        _ = paused.wait(seconds: 5)
+        _ = healthy.wait(seconds: 5)
+        let status = try #require(run.status())
+        #expect(status.duplicatesDropped >= 1)
+        #expect(try run.matrixIsExact())
+        let commits = try run.commitsByEpoch().flatMap { $0 }
+        #expect(commits.count == 60 && Set(commits).count == 60)
+        print("SIGSTOP detected after \(String(format: "%.2f", detection)) s; late results dropped: \(status.duplicatesDropped)")
+    }
+
+    @Test(.timeLimit(.minutes(1))) func poisonSampleIsIsolatedThenResubmitted() throws {
+        let run = RunProbe(RunProbe.fresh())
+        defer { run.remove() }
+        // Row 203 is in shard 25 (rows 200..<208); every worker aborts on it.
+        let first = try BackgroundModScope(
+            ["run", "--workers", "3", "--out", run.folder.url.path] + job + fastRuntimeFlags,
+            environment: ["MODSCOPE_FAILPOINT": "crash-on-row:203"])
+        let started = Date()
+        #expect(first.wait(seconds: 40) == 3)
+        #expect(first.stderr.contains("shard 25 (rows 200..<208)"))
+        #expect(first.stderr.contains("resubmit"))
+        let journal = try run.journal()
+        #expect(journal.state.poisoned.keys.sorted() == [25])
+        #expect(journal.state.committed.count == 59)
+        let log = try String(contentsOf: run.folder.logURL, encoding: .utf8)
+        let deaths = log.components(separatedBy: "lease of").count - 1 + log.components(separatedBy: "lost worker").count - 1
+        #expect(deaths <= 2)
+        #expect(log.contains("killed 2 workers"))
+        print("poison run exited 3 after \(String(format: "%.1f", Date().timeIntervalSince(started))) s with \(deaths) worker deaths")
+
+        let second = try BackgroundModScope(["resubmit", run.folder.url.path, "--workers", "2"] + fastRuntimeFlags)
+        #expect(second.wait(seconds: 30) == 0, "resubmit stderr: \(second.stderr)")
+        #expect(try run.matrixIsExact())
+        let epochs = try run.commitsByEpoch()
+        #expect(epochs.last == [25])
+    }
+
+    @Test(.timeLimit(.minutes(1))) func coordinatorKilledMidRunResumesOnlyUncommittedShards() throws {
+        let run = RunProbe(RunProbe.fresh())
+        defer { run.remove() }
+        let first = try BackgroundModScope(["run", "--workers", "2", "--out", run.folder.url.path] + job + fastRuntimeFlags)
+        #expect(run.waitFor(seconds: 15) { (run.status()?.shardsDone ?? 0) >= 15 })
+        first.signal(SIGKILL)
+        _ = first.wait(seconds: 5)
+        usleep(1_500_000)  // local workers notice their parent is gone (checked every second) and exit
+        let before = try run.commitsByEpoch()
+        let committedBefore = Set(before.flatMap { $0 })
+        #expect(committedBefore.count >= 15 && committedBefore.count < 60)
+        // A crash mid-append leaves a torn record: resume must drop it.
+        let handle = try FileHandle(forWritingTo: run.folder.journalURL)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data([40, 0, 0, 0, 1, 2, 3]))
+        try handle.close()
+
+        let resume = try BackgroundModScope(["resume", run.folder.url.path, "--workers", "2"] + fastRuntimeFlags)
+        #expect(resume.wait(seconds: 40) == 0, "resume stderr: \(resume.stderr)")
+        #expect(try run.matrixIsExact())
+        let after = try run.commitsByEpoch()
+        let recomputed = after.last ?? []
+        #expect(Set(recomputed).isDisjoint(with: committedBefore))
+        #expect(Set(recomputed).union(committedBefore) == Set(0..<60))
+        #expect(recomputed.count == 60 - committedBefore.count)
+        print("coordinator killed after \(committedBefore.count) commits; resume recomputed \(recomputed.count) shards, none twice")
+    }
+
+    @Test(.timeLimit(.minutes(1))) func unknownCurveKeyWorkerExitsWithAMessageWithinFiveSeconds() throws {
+        let keys = RunProbe.fresh(), otherKeys = RunProbe.fresh()
+        let run = RunProbe(RunProbe.fresh())
+        defer {
+            run.remove()
+            try? FileManager.default.removeItem(atPath: keys)
+            try? FileManager.default.removeItem(atPath: otherKeys)
+        }
+        #expect(try ModScopeBinary.run(["keys", "generate", "--out", keys, "--workers", "1"]).status == 0)
+        #expect(try ModScopeBinary.run(["keys", "generate", "--out", otherKeys, "--workers", "1"]).status == 0)
+        let port = Int.random(in: 20_000...60_000)
+        let coordinator = try BackgroundModScope(
+            ["coordinator", "--out", run.folder.url.path, "--bind", "tcp://127.0.0.1:\(port)", "--keys", keys] + job + fastRuntimeFlags)
+        usleep(500_000)
+        let started = Date()
+        let stranger = try BackgroundModScope([
+            "worker", "--connect", "tcp://127.0.0.1:\(port)", "--keys", otherKeys, "--server-key", "\(keys)/coordinator.pub",
+        ])
+        let code = stranger.wait(seconds: 6)
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(code == 1)
+        #expect(elapsed < 5)
+        #expect(stranger.stderr.contains("rejected this worker's CURVE key"))
+        #expect(run.status()?.shardsDone ?? 0 == 0)
+        let allowed = try BackgroundModScope(["worker", "--connect", "tcp://127.0.0.1:\(port)", "--keys", keys])
+        #expect(coordinator.wait(seconds: 40) == 0, "coordinator stderr: \(coordinator.stderr)")
+        #expect(allowed.wait(seconds: 5) == 0)
+        #expect(try run.matrixIsExact())
+        print("unknown-key worker exited after \(String(format: "%.2f", elapsed)) s: \(stranger.stderr.split(separator: "\n").last ?? "")")
+    }
+
+    @Test func tcpWithoutKeysIsAUsageError() throws {
+        let run = RunProbe.fresh()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let result = try ModScopeBinary.run(["coordinator", "--out", run, "--bind", "tcp://127.0.0.1:5999"] + job)
+        #expect(result.status == 2)
+        #expect(result.standardError.contains("require CURVE"))
+        let worker = try ModScopeBinary.run(["worker", "--connect", "tcp://127.0.0.1:5999"])
+        #expect(worker.status == 2)
+    }
+
+    @Test func statusReadsTheRunFolder() throws {
+        let run = RunProbe(RunProbe.fresh())
+        defer { run.remove() }
+        #expect(try ModScopeBinary.run(["run", "--workers", "1", "--out", run.folder.url.path, "--synthetic", "64,8", "--shard-size", "16", "--quiet"]).status == 0)
+        let result = try ModScopeBinary.run(["status", run.folder.url.path])
+        #expect(result.status == 0)
+        #expect(result.standardOutput.contains("4/4 shards committed"))
+    }
+}
