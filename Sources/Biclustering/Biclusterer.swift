@@ -77,21 +77,32 @@ public struct Biclusterer: Sendable {
                 sums: (rowSums, colSums))
         }
 
-        var runs = [[RestartLabels]](repeating: [], count: ks.count)
-        var samples: [RestartSample] = []
+        // All long-lived per-restart storage is allocated up front: small arrays created between the big
+        // temporaries of each restart would fragment the heap and grow the peak memory with R.
+        let emptyLabels = RestartLabels(rows: [Int32](repeating: -1, count: full.rows), cols: [Int32](repeating: -1, count: full.cols))
+        var runs = [[RestartLabels]](repeating: [RestartLabels](repeating: emptyLabels, count: r), count: ks.count)
+        for index in ks.indices { for restart in 0..<r { runs[index][restart].rows[0] = -1; runs[index][restart].cols[0] = -1 } }
+        let liveSample = RestartSample(rows: rowSums.map { $0 > 0 }, cols: colSums.map { $0 > 0 })
+        var samples = [RestartSample](repeating: liveSample, count: r)
+        if r > 1 {
+            for restart in 0..<r {
+                samples[restart].rows[0] = false
+                samples[restart].cols[0] = false
+            }
+        }
         for restart in 0..<r {
             let restartSeed = config.seed &+ UInt64(restart) &* 0x9E37_79B9
             var rowIndex: [Int32]?, colIndex: [Int32]?
-            var sample = RestartSample(rows: rowSums.map { $0 > 0 }, cols: colSums.map { $0 > 0 })
             if r > 1 {
                 var rng = RandomSource(seed: config.seed, stream: 0x5355_0000 &+ UInt64(restart))
                 let rowCount = max(kMax, Int((config.subsampleFraction * Double(liveRows.count)).rounded()))
                 let colCount = max(kMax, Int((config.subsampleFraction * Double(liveCols.count)).rounded()))
                 rowIndex = rng.sampleWithoutReplacement(liveRows.count, count: rowCount).map { Int32(liveRows[$0]) }
                 colIndex = rng.sampleWithoutReplacement(liveCols.count, count: colCount).map { Int32(liveCols[$0]) }
-                sample = RestartSample(rows: [Bool](repeating: false, count: full.rows), cols: [Bool](repeating: false, count: full.cols))
-                for i in rowIndex! { sample.rows[Int(i)] = true }
-                for j in colIndex! { sample.cols[Int(j)] = true }
+                for i in 0..<full.rows { samples[restart].rows[i] = false }
+                for j in 0..<full.cols { samples[restart].cols[j] = false }
+                for i in rowIndex! { samples[restart].rows[Int(i)] = true }
+                for j in colIndex! { samples[restart].cols[Int(j)] = true }
             }
             let sub = Submatrix(source: matrix, transform: config.transform, rowIndex: rowIndex, colIndex: colIndex)
             var rowLabels: [[Int32]], colLabels: [[Int32]]
@@ -120,12 +131,9 @@ public struct Biclusterer: Sendable {
                 (rowLabels, colLabels) = (fit.rowLabels, fit.colLabels)
             }
             for index in ks.indices {
-                var labels = RestartLabels(rows: [Int32](repeating: -1, count: full.rows), cols: [Int32](repeating: -1, count: full.cols))
-                for (p, l) in rowLabels[index].enumerated() { labels.rows[rowIndex.map { Int($0[p]) } ?? p] = l }
-                for (p, l) in colLabels[index].enumerated() { labels.cols[colIndex.map { Int($0[p]) } ?? p] = l }
-                runs[index].append(labels)
+                for (p, l) in rowLabels[index].enumerated() { runs[index][restart].rows[rowIndex.map { Int($0[p]) } ?? p] = l }
+                for (p, l) in colLabels[index].enumerated() { runs[index][restart].cols[colIndex.map { Int($0[p]) } ?? p] = l }
             }
-            samples.append(sample)
         }
 
         // Stability of every k.

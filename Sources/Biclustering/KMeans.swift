@@ -46,7 +46,10 @@ public func kMeans(points: [Double], count n: Int, dimension d: Int, config: KMe
     let runs = Swift.max(1, config.initializations)
     let results = UnsafeMutableBufferPointer<KMeansResult?>.allocate(capacity: runs)
     results.initialize(repeating: nil)
-    defer { results.deallocate() }
+    defer {
+        _ = results.deinitialize()
+        results.deallocate()
+    }
     z.withUnsafeBufferPointer { zb in
         let box = UncheckedSendable(zb, results)
         DispatchQueue.concurrentPerform(iterations: runs) { run in
@@ -73,7 +76,19 @@ private func squaredDistance(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Doub
     return s
 }
 
-private func kMeansPlusPlus(_ z: UnsafeBufferPointer<Double>, n: Int, d: Int, k: Int, rng: inout RandomSource) -> [Double] {
+/// Greedy k-means++ seeding. Above `seedingSampleLimit` points the seeds are chosen among a uniform random
+/// subset of that many points (as MiniBatchKMeans' init_size): the seeding is O(k·(2+ln k)·n·d) and dominated
+/// the fit on large embeddings, while Lloyd's iterations on all points remove the difference.
+let seedingSampleLimit = 8192
+
+private func kMeansPlusPlus(_ z: UnsafeBufferPointer<Double>, n fullCount: Int, d: Int, k: Int, rng: inout RandomSource) -> [Double] {
+    if fullCount > Swift.max(seedingSampleLimit, 4 * k) {
+        let chosen = rng.sampleWithoutReplacement(fullCount, count: seedingSampleLimit)
+        var subset = [Double](repeating: 0, count: chosen.count * d)
+        for (a, i) in chosen.enumerated() { for c in 0..<d { subset[a * d + c] = z[i * d + c] } }
+        return subset.withUnsafeBufferPointer { kMeansPlusPlus($0, n: chosen.count, d: d, k: k, rng: &rng) }
+    }
+    let n = fullCount
     let p = z.baseAddress!
     var centers = [Double](repeating: 0, count: k * d)
     let trials = 2 + Int(Foundation.log(Double(k)))
