@@ -2,7 +2,7 @@
 #   make demo   installs missing system packages, builds, runs the pipeline on examples/digits
 #   make test   installs missing system packages, builds and runs the whole test suite
 SHELL := /bin/bash
-APT_PACKAGES := libzmq3-dev libopenblas-dev liblapacke-dev pkg-config
+APT_PACKAGES := libzmq3-dev libopenblas-dev liblapacke-dev zlib1g-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG ?= release
 SWIFT_FLAGS := -c $(CONFIG)

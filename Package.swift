@@ -27,9 +27,12 @@ let package = Package(
         .systemLibrary(
             name: "CZeroMQ", pkgConfig: "libzmq",
             providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
 
-        // NumPy .npy/.npz and CSV readers (memory-mapped, streamed) and .npy writers. No dependencies.
-        .target(name: "ArrayFiles", swiftSettings: swiftSettings),
+        // NumPy .npy/.npz and CSV readers (memory-mapped, streamed) and .npy writers. Only zlib (npz inflate).
+        .target(name: "ArrayFiles", dependencies: ["CZlib"], swiftSettings: swiftSettings),
         // Tensors and kernels: the only target that calls BLAS/LAPACK.
         .target(name: "TensorCore", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
         // Computation graph: op table (forward + VJP), executor, reverse mode, backward-rule overrides.
