@@ -1,3 +1,4 @@
+import ArrayFiles
 import Foundation
 import Testing
 import TensorCore
@@ -40,13 +41,13 @@ import TensorCore
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let ints = folder.appendingPathComponent("ints.npy")
-        try NPYOutput.write(int32: [1, 2, 3, 4], shape: [2, 2], to: ints)
-        #expect(Self.message { _ = try MappedNPYFile(path: ints.path) }?.contains("dtype <i4 is not supported") == true)
+        try NPYWriter.write([Int32]([1, 2, 3, 4]), shape: [2, 2], to: ints.path)
+        #expect(Self.message { _ = try MappedNPYFile(path: ints.path) }?.contains("dtype int32 is not supported") == true)
         let vector = folder.appendingPathComponent("vector.npy")
-        try NPYOutput.write(float32: [1, 2, 3, 4], shape: [4], to: vector)
+        try NPYWriter.write([Float]([1, 2, 3, 4]), shape: [4], to: vector.path)
         #expect(Self.message { _ = try MappedNPYFile(path: vector.path) }?.contains("rank 2") == true)
         let good = folder.appendingPathComponent("good.npy")
-        try NPYOutput.write(float32: [1, 2, 3, 4, 5, 6], shape: [3, 2], to: good)
+        try NPYWriter.write([Float]([1, 2, 3, 4, 5, 6]), shape: [3, 2], to: good.path)
         let file = try MappedNPYFile(path: good.path)
         #expect(file.rows == 3 && file.cols == 2 && file.view[2, 1] == 6)
     }
