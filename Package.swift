@@ -74,7 +74,8 @@ let package = Package(
         .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Autodiff", "TensorCore", "ArrayFiles"]),
         .testTarget(
             name: "AttributionTests", dependencies: ["Attribution", "ONNX", "Autodiff", "TensorCore", "ArrayFiles"]),
-        .testTarget(name: "BiclusteringTests", dependencies: ["Biclustering", "TensorCore", "ArrayFiles"]),
+        .testTarget(
+            name: "BiclusteringTests", dependencies: ["Biclustering", "TensorCore", "ArrayFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "BatchRuntimeTests", dependencies: ["BatchRuntime", "ArrayFiles"]),
         .testTarget(name: "ZeroMQTransportTests", dependencies: ["ZeroMQTransport", "BatchRuntime"]),
         .testTarget(name: "ModScopeTests", dependencies: ["ModScope"]),

@@ -104,7 +104,7 @@ func consensusBiclusters(runs: [RestartLabels], samples: [RestartSample], pairwi
     let count = refSet.biclusters.count
     var stabilitySum = [Double](repeating: 0, count: count)
     var reproducible = [Double](repeating: 0, count: count)
-    for (run, sample) in zip(runs, samples) {
+    for run in runs {
         let runSet = biclusterSet(run, k: k, algorithm: algorithm)
         let j = biclusterJaccard(refSet, runSet, commonElementsOnly: true)
         let nb = runSet.biclusters.count
