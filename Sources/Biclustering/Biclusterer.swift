@@ -79,16 +79,16 @@ public struct Biclusterer: Sendable {
 
         // All long-lived per-restart storage is allocated up front: small arrays created between the big
         // temporaries of each restart would fragment the heap and grow the peak memory with R.
-        let emptyLabels = RestartLabels(rows: [Int32](repeating: -1, count: full.rows), cols: [Int32](repeating: -1, count: full.cols))
-        var runs = [[RestartLabels]](repeating: [RestartLabels](repeating: emptyLabels, count: r), count: ks.count)
-        for index in ks.indices { for restart in 0..<r { runs[index][restart].rows[0] = -1; runs[index][restart].cols[0] = -1 } }
-        let liveSample = RestartSample(rows: rowSums.map { $0 > 0 }, cols: colSums.map { $0 > 0 })
-        var samples = [RestartSample](repeating: liveSample, count: r)
-        if r > 1 {
-            for restart in 0..<r {
-                samples[restart].rows[0] = false
-                samples[restart].cols[0] = false
+        // (Each element gets its own buffer here; nothing is appended later.)
+        var runs: [[RestartLabels]] = ks.map { _ in
+            (0..<r).map { _ in
+                RestartLabels(rows: [Int32](repeating: -1, count: full.rows), cols: [Int32](repeating: -1, count: full.cols))
             }
+        }
+        var samples: [RestartSample] = (0..<r).map { _ in
+            r == 1
+                ? RestartSample(rows: rowSums.map { $0 > 0 }, cols: colSums.map { $0 > 0 })
+                : RestartSample(rows: [Bool](repeating: false, count: full.rows), cols: [Bool](repeating: false, count: full.cols))
         }
         for restart in 0..<r {
             let restartSeed = config.seed &+ UInt64(restart) &* 0x9E37_79B9
@@ -99,8 +99,6 @@ public struct Biclusterer: Sendable {
                 let colCount = max(kMax, Int((config.subsampleFraction * Double(liveCols.count)).rounded()))
                 rowIndex = rng.sampleWithoutReplacement(liveRows.count, count: rowCount).map { Int32(liveRows[$0]) }
                 colIndex = rng.sampleWithoutReplacement(liveCols.count, count: colCount).map { Int32(liveCols[$0]) }
-                for i in 0..<full.rows { samples[restart].rows[i] = false }
-                for j in 0..<full.cols { samples[restart].cols[j] = false }
                 for i in rowIndex! { samples[restart].rows[Int(i)] = true }
                 for j in colIndex! { samples[restart].cols[Int(j)] = true }
             }
