@@ -75,7 +75,8 @@ let package = Package(
         .testTarget(
             name: "AttributionTests", dependencies: ["Attribution", "ONNX", "Autodiff", "TensorCore", "ArrayFiles"],
             exclude: ["Fixtures"]),
-        .testTarget(name: "BiclusteringTests", dependencies: ["Biclustering", "TensorCore", "ArrayFiles"]),
+        .testTarget(
+            name: "BiclusteringTests", dependencies: ["Biclustering", "TensorCore", "ArrayFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "BatchRuntimeTests", dependencies: ["BatchRuntime", "ArrayFiles"]),
         .testTarget(name: "ZeroMQTransportTests", dependencies: ["ZeroMQTransport", "BatchRuntime"]),
         .testTarget(

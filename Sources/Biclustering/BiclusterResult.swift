@@ -1,3 +1,4 @@
+import ArrayFiles
 import Foundation
 
 /// One functional module: a (samples, neurons) block of the consensus biclustering.
@@ -73,10 +74,14 @@ public struct BiclusterResult: Sendable {
         try encoder.encode(modulesFile).write(to: directory.appendingPathComponent("modules.json"), options: .atomic)
         try encoder.encode(StabilityFile(selection: selection, k: stability))
             .write(to: directory.appendingPathComponent("stability.json"), options: .atomic)
-        try NPYOutput.write(int32: rowLabels, shape: [rowLabels.count], to: directory.appendingPathComponent("row_labels.npy"))
-        try NPYOutput.write(int32: colLabels, shape: [colLabels.count], to: directory.appendingPathComponent("col_labels.npy"))
-        try NPYOutput.write(float32: rowConfidence, shape: [rowConfidence.count], to: directory.appendingPathComponent("row_confidence.npy"))
-        try NPYOutput.write(float32: colConfidence, shape: [colConfidence.count], to: directory.appendingPathComponent("col_confidence.npy"))
+        do {
+            try NPYWriter.write(rowLabels, shape: [rowLabels.count], to: directory.appendingPathComponent("row_labels.npy").path)
+            try NPYWriter.write(colLabels, shape: [colLabels.count], to: directory.appendingPathComponent("col_labels.npy").path)
+            try NPYWriter.write(rowConfidence, shape: [rowConfidence.count], to: directory.appendingPathComponent("row_confidence.npy").path)
+            try NPYWriter.write(colConfidence, shape: [colConfidence.count], to: directory.appendingPathComponent("col_confidence.npy").path)
+        } catch let error as ArrayFileError {
+            throw BiclusteringError("--out: \(error.message)")
+        }
     }
 
     /// The result as a `BiclusterSet` (for consensusScore against another result or a ground truth).

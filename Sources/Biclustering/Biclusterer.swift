@@ -77,21 +77,30 @@ public struct Biclusterer: Sendable {
                 sums: (rowSums, colSums))
         }
 
-        var runs = [[RestartLabels]](repeating: [], count: ks.count)
-        var samples: [RestartSample] = []
+        // All long-lived per-restart storage is allocated up front: small arrays created between the big
+        // temporaries of each restart would fragment the heap and grow the peak memory with R.
+        // (Each element gets its own buffer here; nothing is appended later.)
+        var runs: [[RestartLabels]] = ks.map { _ in
+            (0..<r).map { _ in
+                RestartLabels(rows: [Int32](repeating: -1, count: full.rows), cols: [Int32](repeating: -1, count: full.cols))
+            }
+        }
+        var samples: [RestartSample] = (0..<r).map { _ in
+            r == 1
+                ? RestartSample(rows: rowSums.map { $0 > 0 }, cols: colSums.map { $0 > 0 })
+                : RestartSample(rows: [Bool](repeating: false, count: full.rows), cols: [Bool](repeating: false, count: full.cols))
+        }
         for restart in 0..<r {
             let restartSeed = config.seed &+ UInt64(restart) &* 0x9E37_79B9
             var rowIndex: [Int32]?, colIndex: [Int32]?
-            var sample = RestartSample(rows: rowSums.map { $0 > 0 }, cols: colSums.map { $0 > 0 })
             if r > 1 {
                 var rng = RandomSource(seed: config.seed, stream: 0x5355_0000 &+ UInt64(restart))
                 let rowCount = max(kMax, Int((config.subsampleFraction * Double(liveRows.count)).rounded()))
                 let colCount = max(kMax, Int((config.subsampleFraction * Double(liveCols.count)).rounded()))
                 rowIndex = rng.sampleWithoutReplacement(liveRows.count, count: rowCount).map { Int32(liveRows[$0]) }
                 colIndex = rng.sampleWithoutReplacement(liveCols.count, count: colCount).map { Int32(liveCols[$0]) }
-                sample = RestartSample(rows: [Bool](repeating: false, count: full.rows), cols: [Bool](repeating: false, count: full.cols))
-                for i in rowIndex! { sample.rows[Int(i)] = true }
-                for j in colIndex! { sample.cols[Int(j)] = true }
+                for i in rowIndex! { samples[restart].rows[Int(i)] = true }
+                for j in colIndex! { samples[restart].cols[Int(j)] = true }
             }
             let sub = Submatrix(source: matrix, transform: config.transform, rowIndex: rowIndex, colIndex: colIndex)
             var rowLabels: [[Int32]], colLabels: [[Int32]]
@@ -120,12 +129,9 @@ public struct Biclusterer: Sendable {
                 (rowLabels, colLabels) = (fit.rowLabels, fit.colLabels)
             }
             for index in ks.indices {
-                var labels = RestartLabels(rows: [Int32](repeating: -1, count: full.rows), cols: [Int32](repeating: -1, count: full.cols))
-                for (p, l) in rowLabels[index].enumerated() { labels.rows[rowIndex.map { Int($0[p]) } ?? p] = l }
-                for (p, l) in colLabels[index].enumerated() { labels.cols[colIndex.map { Int($0[p]) } ?? p] = l }
-                runs[index].append(labels)
+                for (p, l) in rowLabels[index].enumerated() { runs[index][restart].rows[rowIndex.map { Int($0[p]) } ?? p] = l }
+                for (p, l) in colLabels[index].enumerated() { runs[index][restart].cols[colIndex.map { Int($0[p]) } ?? p] = l }
             }
-            samples.append(sample)
         }
 
         // Stability of every k.

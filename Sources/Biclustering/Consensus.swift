@@ -31,7 +31,6 @@ func biclusterSet(_ labels: RestartLabels, k: Int, algorithm: BiclusterAlgorithm
     }
 }
 
-func andMask(_ a: [Bool], _ b: [Bool]) -> [Bool] { zip(a, b).map { $0 && $1 } }
 
 /// Jaccard index between the clusters of two partitions of the same elements (mask restricts the elements).
 func partitionJaccard(_ x: [Int32], _ y: [Int32], k: Int, mask: [Bool]) -> [Double] {
@@ -105,9 +104,9 @@ func consensusBiclusters(runs: [RestartLabels], samples: [RestartSample], pairwi
     let count = refSet.biclusters.count
     var stabilitySum = [Double](repeating: 0, count: count)
     var reproducible = [Double](repeating: 0, count: count)
-    for (run, sample) in zip(runs, samples) {
+    for run in runs {
         let runSet = biclusterSet(run, k: k, algorithm: algorithm)
-        let j = biclusterJaccard(refSet, runSet, rowMask: sample.rows, colMask: sample.cols)
+        let j = biclusterJaccard(refSet, runSet, commonElementsOnly: true)
         let nb = runSet.biclusters.count
         let assignment = linearSumAssignment(cost: j.map { 1 - $0 }, rows: count, cols: nb)
         for (p, q) in assignment.enumerated() where q >= 0 {
@@ -139,8 +138,7 @@ private func align(reference: RestartLabels, run: RestartLabels, sample: Restart
     switch algorithm {
     case .spectralCoclustering:
         let j = biclusterJaccard(BiclusterSet(coclusterRows: reference.rows, cols: reference.cols, k: k),
-                                 BiclusterSet(coclusterRows: run.rows, cols: run.cols, k: k),
-                                 rowMask: sample.rows, colMask: sample.cols)
+                                 BiclusterSet(coclusterRows: run.rows, cols: run.cols, k: k), commonElementsOnly: true)
         let map = invert(linearSumAssignment(cost: j.map { 1 - $0 }, rows: k, cols: k), j)
         return (map, map)
     case .spectralBiclustering:

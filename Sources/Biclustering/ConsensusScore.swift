@@ -38,20 +38,31 @@ public struct BiclusterSet: Sendable, Equatable {
 /// Contingency table N[a][b] = #{i : x[i] = a, y[i] = b} over elements labelled in both (≥ 0), optionally only
 /// where `mask[i]` is true. O(n + ka·kb).
 func contingency(_ x: [Int32], _ y: [Int32], ka: Int, kb: Int, mask: [Bool]? = nil) -> [Double] {
-    var table = [Double](repeating: 0, count: ka * kb)
-    for i in 0..<Swift.min(x.count, y.count) {
-        let a = Int(x[i]), b = Int(y[i])
-        if a < 0 || b < 0 || a >= ka || b >= kb { continue }
-        if let mask, !mask[i] { continue }
-        table[a * kb + b] += 1
+    var counts = [Int](repeating: 0, count: ka * kb)
+    let n = Swift.min(x.count, y.count)
+    x.withUnsafeBufferPointer { xb in
+        y.withUnsafeBufferPointer { yb in
+            counts.withUnsafeMutableBufferPointer { cb in
+                for i in 0..<n {
+                    let a = Int(xb[i]), b = Int(yb[i])
+                    if a < 0 || b < 0 || a >= ka || b >= kb { continue }
+                    if let mask, !mask[i] { continue }
+                    cb[a * kb + b] += 1
+                }
+            }
+        }
     }
-    return table
+    return counts.map(Double.init)
 }
 
 /// Cell Jaccard matrix J[i][j] between the biclusters of `a` and `b` (Hochreiter et al. 2010):
 /// |Ra∩Rb|·|Ca∩Cb| / (|Ra||Ca| + |Rb||Cb| − |Ra∩Rb|·|Ca∩Cb|), computed from two contingency tables.
 /// Elements outside `rowMask`/`colMask` are ignored. Two empty biclusters score 0 (sklearn gives NaN).
-public func biclusterJaccard(_ a: BiclusterSet, _ b: BiclusterSet, rowMask: [Bool]? = nil, colMask: [Bool]? = nil) -> [Double] {
+///
+/// With `commonElementsOnly`, only elements labelled (≥ 0) in both sets count, sizes included: the comparison of
+/// two subsampled restarts on what both saw, in one pass per mode.
+public func biclusterJaccard(_ a: BiclusterSet, _ b: BiclusterSet, rowMask: [Bool]? = nil, colMask: [Bool]? = nil,
+                             commonElementsOnly: Bool = false) -> [Double] {
     let kar = a.rowClusterCount, kac = a.colClusterCount, kbr = b.rowClusterCount, kbc = b.colClusterCount
     let rowTable = contingency(a.rowLabels, b.rowLabels, ka: kar, kb: kbr, mask: rowMask)
     let colTable = contingency(a.colLabels, b.colLabels, ka: kac, kb: kbc, mask: colMask)
@@ -60,8 +71,13 @@ public func biclusterJaccard(_ a: BiclusterSet, _ b: BiclusterSet, rowMask: [Boo
         for (i, l) in labels.enumerated() where l >= 0 && Int(l) < k && (mask?[i] ?? true) { s[Int(l)] += 1 }
         return s
     }
-    let ar = sizes(a.rowLabels, kar, rowMask), ac = sizes(a.colLabels, kac, colMask)
-    let br = sizes(b.rowLabels, kbr, rowMask), bc = sizes(b.colLabels, kbc, colMask)
+    func marginals(_ table: [Double], _ ka: Int, _ kb: Int) -> ([Double], [Double]) {
+        var x = [Double](repeating: 0, count: ka), y = [Double](repeating: 0, count: kb)
+        for p in 0..<ka { for q in 0..<kb { x[p] += table[p * kb + q]; y[q] += table[p * kb + q] } }
+        return (x, y)
+    }
+    let (ar, br) = commonElementsOnly ? marginals(rowTable, kar, kbr) : (sizes(a.rowLabels, kar, rowMask), sizes(b.rowLabels, kbr, rowMask))
+    let (ac, bc) = commonElementsOnly ? marginals(colTable, kac, kbc) : (sizes(a.colLabels, kac, colMask), sizes(b.colLabels, kbc, colMask))
     let na = a.biclusters.count, nb = b.biclusters.count
     var j = [Double](repeating: 0, count: na * nb)
     for (p, x) in a.biclusters.enumerated() {
@@ -79,10 +95,11 @@ public func biclusterJaccard(_ a: BiclusterSet, _ b: BiclusterSet, rowMask: [Boo
 /// the biclusters of `a` and `b` are matched one-to-one by the Hungarian algorithm maximising the summed cell
 /// Jaccard index, and the sum is divided by the larger number of biclusters. 1 = identical, 0 = disjoint.
 /// Runs in O(n + m + ka·kb + k³) instead of sklearn's O(ka·kb·(n + m)).
-public func consensusScore(_ a: BiclusterSet, _ b: BiclusterSet, rowMask: [Bool]? = nil, colMask: [Bool]? = nil) -> Double {
+public func consensusScore(_ a: BiclusterSet, _ b: BiclusterSet, rowMask: [Bool]? = nil, colMask: [Bool]? = nil,
+                           commonElementsOnly: Bool = false) -> Double {
     let na = a.biclusters.count, nb = b.biclusters.count
     if na == 0 || nb == 0 { return 0 }
-    let j = biclusterJaccard(a, b, rowMask: rowMask, colMask: colMask)
+    let j = biclusterJaccard(a, b, rowMask: rowMask, colMask: colMask, commonElementsOnly: commonElementsOnly)
     let assignment = linearSumAssignment(cost: j.map { 1 - $0 }, rows: na, cols: nb)
     var total: Double = 0
     for (p, q) in assignment.enumerated() where q >= 0 { total += j[p * nb + q] }

@@ -146,7 +146,10 @@ func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
 func parallelMap<T>(_ count: Int, _ transform: (Int) -> T) -> [T] {
     let results = UnsafeMutableBufferPointer<T?>.allocate(capacity: count)
     results.initialize(repeating: nil)
-    defer { results.deallocate() }
+    defer {
+        _ = results.deinitialize()
+        results.deallocate()
+    }
     let box = ResultBox(results)
     withoutActuallyEscaping(transform) { f in
         let fn = FunctionBox(f)

@@ -46,7 +46,10 @@ public func kMeans(points: [Double], count n: Int, dimension d: Int, config: KMe
     let runs = Swift.max(1, config.initializations)
     let results = UnsafeMutableBufferPointer<KMeansResult?>.allocate(capacity: runs)
     results.initialize(repeating: nil)
-    defer { results.deallocate() }
+    defer {
+        _ = results.deinitialize()
+        results.deallocate()
+    }
     z.withUnsafeBufferPointer { zb in
         let box = UncheckedSendable(zb, results)
         DispatchQueue.concurrentPerform(iterations: runs) { run in
@@ -73,7 +76,19 @@ private func squaredDistance(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Doub
     return s
 }
 
-private func kMeansPlusPlus(_ z: UnsafeBufferPointer<Double>, n: Int, d: Int, k: Int, rng: inout RandomSource) -> [Double] {
+/// Greedy k-means++ seeding. Above `seedingSampleLimit` points the seeds are chosen among a uniform random
+/// subset of that many points (as MiniBatchKMeans' init_size): the seeding is O(k·(2+ln k)·n·d) and dominated
+/// the fit on large embeddings, while Lloyd's iterations on all points remove the difference.
+let seedingSampleLimit = 8192
+
+private func kMeansPlusPlus(_ z: UnsafeBufferPointer<Double>, n fullCount: Int, d: Int, k: Int, rng: inout RandomSource) -> [Double] {
+    if fullCount > Swift.max(seedingSampleLimit, 4 * k) {
+        let chosen = rng.sampleWithoutReplacement(fullCount, count: seedingSampleLimit)
+        var subset = [Double](repeating: 0, count: chosen.count * d)
+        for (a, i) in chosen.enumerated() { for c in 0..<d { subset[a * d + c] = z[i * d + c] } }
+        return subset.withUnsafeBufferPointer { kMeansPlusPlus($0, n: chosen.count, d: d, k: k, rng: &rng) }
+    }
+    let n = fullCount
     let p = z.baseAddress!
     var centers = [Double](repeating: 0, count: k * d)
     let trials = 2 + Int(Foundation.log(Double(k)))
@@ -114,17 +129,23 @@ private func kMeansPlusPlus(_ z: UnsafeBufferPointer<Double>, n: Int, d: Int, k:
     return centers
 }
 
+/// Lloyd's iterations with Hamerly's bounds (Hamerly 2010, "Making k-means even faster", SDM): an upper bound on
+/// each point's distance to its centre and a lower bound on the distance to the second closest let most points
+/// skip the distance computations once centres move little. The result is exactly Lloyd's (up to exact ties);
+/// the inertia is recomputed exactly at the end. Empty clusters take the points with the largest (bounded)
+/// distance to their centre, as sklearn's relocation.
 private func lloyd(_ z: UnsafeBufferPointer<Double>, n: Int, d: Int, k: Int, maxIterations: Int, tolAbs: Double,
                    rng: inout RandomSource) -> KMeansResult {
     let p = z.baseAddress!
     var centers = kMeansPlusPlus(z, n: n, d: d, k: k, rng: &rng)
     var labels = [Int32](repeating: -1, count: n)
-    var distances = [Double](repeating: 0, count: n)
+    var upper = [Double](repeating: 0, count: n)
+    var lower = [Double](repeating: 0, count: n)
     var sums = [Double](repeating: 0, count: k * d)
     var counts = [Int](repeating: 0, count: k)
     var centersT = [Double](repeating: 0, count: k * d)
     var dist = [Double](repeating: 0, count: k)
-    /// E-step: distances to all centres with the centre index innermost (contiguous, vectorisable).
+    /// Exact E-step over all points: distances to all centres with the centre index innermost (vectorisable).
     func assign() -> (changed: Bool, inertia: Double) {
         for j in 0..<k { for c in 0..<d { centersT[c * k + j] = centers[j * d + c] } }
         var changed = false
@@ -142,16 +163,55 @@ private func lloyd(_ z: UnsafeBufferPointer<Double>, n: Int, d: Int, k: Int, max
                     }
                     var best = 0
                     var bestD = dd[0]
-                    for j in 1..<Swift.max(k, 1) where dd[j] < bestD { bestD = dd[j]; best = j }
+                    var secondD = Double.infinity
+                    for j in 1..<Swift.max(k, 1) {
+                        if dd[j] < bestD { secondD = bestD; bestD = dd[j]; best = j } else if dd[j] < secondD { secondD = dd[j] }
+                    }
                     if labels[i] != Int32(best) { changed = true; labels[i] = Int32(best) }
-                    distances[i] = bestD
+                    upper[i] = bestD.squareRoot()
+                    lower[i] = secondD.squareRoot()
                     inertia += bestD
                 }
             }
         }
         return (changed, inertia)
     }
-    var (_, inertia) = assign()
+    /// Bounded E-step (Hamerly): `halfGap[j]` = half the distance from centre j to its nearest other centre.
+    func boundedAssign() -> Bool {
+        var halfGap = [Double](repeating: .infinity, count: k)
+        for a in 0..<k {
+            for b in (a + 1)..<Swift.max(a + 1, k) {
+                var s: Double = 0
+                for c in 0..<d { let t = centers[a * d + c] - centers[b * d + c]; s += t * t }
+                let h = 0.5 * s.squareRoot()
+                halfGap[a] = Swift.min(halfGap[a], h)
+                halfGap[b] = Swift.min(halfGap[b], h)
+            }
+        }
+        var changed = false
+        centers.withUnsafeBufferPointer { cb in
+            let cp = cb.baseAddress!
+            for i in 0..<n {
+                let a = Int(labels[i])
+                let bound = Swift.max(halfGap[a], lower[i])
+                if upper[i] <= bound { continue }
+                let x = p + i * d
+                upper[i] = squaredDistance(x, cp + a * d, d).squareRoot()
+                if upper[i] <= bound { continue }
+                var best = 0
+                var bestD = Double.infinity, secondD = Double.infinity
+                for j in 0..<k {
+                    let dd = squaredDistance(x, cp + j * d, d)
+                    if dd < bestD { secondD = bestD; bestD = dd; best = j } else if dd < secondD { secondD = dd }
+                }
+                if best != a { changed = true; labels[i] = Int32(best) }
+                upper[i] = bestD.squareRoot()
+                lower[i] = secondD.squareRoot()
+            }
+        }
+        return changed
+    }
+    _ = assign()
     for _ in 0..<maxIterations {
         // M-step.
         for j in 0..<(k * d) { sums[j] = 0 }
@@ -162,10 +222,9 @@ private func lloyd(_ z: UnsafeBufferPointer<Double>, n: Int, d: Int, k: Int, max
             for c in 0..<d { sums[l * d + c] += p[i * d + c] }
         }
         var newCenters = centers
-        // Empty clusters take the points farthest from their centres (sklearn's relocation).
         let empty = (0..<k).filter { counts[$0] == 0 }
         if !empty.isEmpty {
-            let far = distances.indices.sorted { distances[$0] > distances[$1] || (distances[$0] == distances[$1] && $0 < $1) }
+            let far = upper.indices.sorted { upper[$0] > upper[$1] || (upper[$0] == upper[$1] && $0 < $1) }
             for (e, j) in empty.enumerated() where e < far.count {
                 let i = far[e]
                 let old = Int(labels[i])
@@ -178,11 +237,32 @@ private func lloyd(_ z: UnsafeBufferPointer<Double>, n: Int, d: Int, k: Int, max
             for c in 0..<d { newCenters[j * d + c] = sums[j * d + c] / Double(counts[j]) }
         }
         var shift: Double = 0
-        for j in 0..<(k * d) { let t = newCenters[j] - centers[j]; shift += t * t }
+        var move = [Double](repeating: 0, count: k)
+        for j in 0..<k {
+            var s: Double = 0
+            for c in 0..<d { let t = newCenters[j * d + c] - centers[j * d + c]; s += t * t }
+            shift += s
+            move[j] = s.squareRoot()
+        }
         centers = newCenters
-        let (changed, newInertia) = assign()
-        inertia = newInertia
+        var changed: Bool
+        if !empty.isEmpty {
+            changed = assign().changed
+        } else {
+            // Bounds follow the centres: u += own move, l −= largest move of another centre.
+            var first = 0
+            for j in 1..<Swift.max(k, 1) where move[j] > move[first] { first = j }
+            var secondMove: Double = 0
+            for j in 0..<k where j != first { secondMove = Swift.max(secondMove, move[j]) }
+            for i in 0..<n {
+                let a = Int(labels[i])
+                upper[i] += move[a]
+                lower[i] -= a == first ? secondMove : move[first]
+            }
+            changed = boundedAssign()
+        }
         if !changed || shift <= tolAbs { break }
     }
+    let (_, inertia) = assign()
     return KMeansResult(labels: labels, centers: centers, inertia: inertia)
 }

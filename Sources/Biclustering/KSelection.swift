@@ -15,15 +15,14 @@ public struct KStability: Sendable, Codable, Equatable {
     }
 }
 
-/// consensus_score between every two restarts, restricted to the elements both sampled.
+/// consensus_score between every two restarts, restricted to the elements both sampled (and labelled).
 func pairwiseConsensus(runs: [RestartLabels], samples: [RestartSample], k: Int, algorithm: BiclusterAlgorithm) -> [[Double]] {
     let r = runs.count
     var scores = [[Double]](repeating: [Double](repeating: 1, count: r), count: r)
     let sets = runs.map { biclusterSet($0, k: k, algorithm: algorithm) }
     for a in 0..<r {
         for b in (a + 1)..<Swift.max(a + 1, r) {
-            let s = consensusScore(sets[a], sets[b], rowMask: andMask(samples[a].rows, samples[b].rows),
-                                   colMask: andMask(samples[a].cols, samples[b].cols))
+            let s = consensusScore(sets[a], sets[b], commonElementsOnly: true)
             scores[a][b] = s
             scores[b][a] = s
         }
@@ -31,36 +30,47 @@ func pairwiseConsensus(runs: [RestartLabels], samples: [RestartSample], k: Int, 
     return scores
 }
 
-/// Pair-sampled PAC: `pairs` random pairs per mode (seeded), standard error ≤ 0.5/√pairs.
+/// Pair-sampled PAC: `pairs` random pairs per mode (seeded), standard error ≤ 0.5/√pairs. The labels are
+/// first laid out element-major (element × restart) so that one pair reads two contiguous rows.
 func pairSampledPAC(runs: [RestartLabels], pairs: Int, crossMode: Bool, seed: UInt64) -> Double {
-    let n = runs[0].rows.count, m = runs[0].cols.count
+    let n = runs[0].rows.count, m = runs[0].cols.count, r = runs.count
+    var rowTable = [Int32](repeating: -1, count: n * r)
+    var colTable = [Int32](repeating: -1, count: m * r)
+    for (h, run) in runs.enumerated() {
+        for i in 0..<n { rowTable[i * r + h] = run.rows[i] }
+        for j in 0..<m { colTable[j * r + h] = run.cols[j] }
+    }
     var rng = RandomSource(seed: seed, stream: 0x5041_4300)
-    func modePAC(_ first: (RestartLabels, Int) -> Int32, _ firstCount: Int,
-                 _ second: (RestartLabels, Int) -> Int32, _ secondCount: Int, distinct: Bool) -> Double? {
+    func modePAC(_ first: [Int32], _ firstCount: Int, _ second: [Int32], _ secondCount: Int, distinct: Bool) -> Double? {
         if firstCount == 0 || secondCount == 0 || (distinct && firstCount < 2) { return nil }
         var ambiguous = 0, counted = 0
-        for _ in 0..<pairs {
-            let i = Int(rng.next() % UInt64(firstCount))
-            var j = Int(rng.next() % UInt64(secondCount))
-            if distinct && i == j { j = (j + 1) % secondCount }
-            var both = 0, same = 0
-            for run in runs {
-                let a = first(run, i), b = second(run, j)
-                if a < 0 || b < 0 { continue }
-                both += 1
-                if a == b { same += 1 }
+        first.withUnsafeBufferPointer { fa in
+            second.withUnsafeBufferPointer { sa in
+                for _ in 0..<pairs {
+                    let i = Int(rng.next() % UInt64(firstCount))
+                    var j = Int(rng.next() % UInt64(secondCount))
+                    if distinct && i == j { j = (j + 1) % secondCount }
+                    var both = 0, same = 0
+                    let x = fa.baseAddress! + i * r, y = sa.baseAddress! + j * r
+                    for h in 0..<r {
+                        let a = x[h], b = y[h]
+                        if a < 0 || b < 0 { continue }
+                        both += 1
+                        if a == b { same += 1 }
+                    }
+                    if both == 0 { continue }
+                    counted += 1
+                    let c = Double(same) / Double(both)
+                    if c > 0.1 && c <= 0.9 { ambiguous += 1 }
+                }
             }
-            if both == 0 { continue }
-            counted += 1
-            let c = Double(same) / Double(both)
-            if c > 0.1 && c <= 0.9 { ambiguous += 1 }
         }
         return counted > 0 ? Double(ambiguous) / Double(counted) : nil
     }
     var values: [Double] = []
-    if let v = modePAC({ $0.rows[$1] }, n, { $0.rows[$1] }, n, distinct: true) { values.append(v) }
-    if let v = modePAC({ $0.cols[$1] }, m, { $0.cols[$1] }, m, distinct: true) { values.append(v) }
-    if crossMode, let v = modePAC({ $0.rows[$1] }, n, { $0.cols[$1] }, m, distinct: false) { values.append(v) }
+    if let v = modePAC(rowTable, n, rowTable, n, distinct: true) { values.append(v) }
+    if let v = modePAC(colTable, m, colTable, m, distinct: true) { values.append(v) }
+    if crossMode, let v = modePAC(rowTable, n, colTable, m, distinct: false) { values.append(v) }
     return values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count)
 }
 

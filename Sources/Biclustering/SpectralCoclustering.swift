@@ -23,7 +23,9 @@ struct SpectralCoclusteringFit: Sendable {
         let dims = ks.map { embedding.dimensions(for: $0) }
         let rank = Swift.max(dims.max() ?? 1, extraRank)
         var options = TruncatedSVD.Options()
-        if warmStart != nil { options.minIterations = 2 }
+        // Warm start from the full-matrix vectors (restarts): two block iterations, as recommended for
+        // subsampled restarts (docs/biclustering.md); the labels depend only on the leading subspace.
+        if warmStart != nil { options.maxIterations = 1 }
         let svd = TruncatedSVD(operator: norm.op, rank: rank, options: options, seed: seed, warmStart: warmStart)
         singularValues = svd.values
         v = svd.v

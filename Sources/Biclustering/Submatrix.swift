@@ -49,11 +49,10 @@ struct Submatrix: Sendable {
                     let out = buffer + i * cols
                     transform.fill(row: source.base + src * m, sourceColumns: m, columns: colBuffer, into: out)
                     if let logShift { for j in 0..<cols { out[j] = Foundation.log(out[j] + logShift) } }
+                    let r = rowScale.map { $0[start + i] } ?? 1
                     if let colScale {
-                        colScale.withUnsafeBufferPointer { c in for j in 0..<cols { out[j] *= c[j] } }
-                    }
-                    if let rowScale {
-                        let r = rowScale[start + i]
+                        colScale.withUnsafeBufferPointer { c in for j in 0..<cols { out[j] *= c[j] * r } }
+                    } else if rowScale != nil {
                         for j in 0..<cols { out[j] *= r }
                     }
                 }
@@ -68,25 +67,36 @@ struct Submatrix: Sendable {
         var rowSums = [Double](repeating: 0, count: rows)
         var colSums = [Double](repeating: 0, count: cols)
         var nonFinite: (Int, Int)?
-        forEachBlock(logShift: logShift) { start, count, buffer in
-            colSums.withUnsafeMutableBufferPointer { cs in
-                for i in 0..<count {
-                    let row = buffer + i * cols
-                    var s: Double = 0
-                    for j in 0..<cols {
-                        let v = Double(row[j])
-                        s += v
-                        cs[j] += v
-                    }
-                    rowSums[start + i] = s
-                    if !s.isFinite && nonFinite == nil {
-                        let srcRow = rowIndex.map { Int($0[start + i]) } ?? (start + i)
-                        let rowPtr = source.base + srcRow * source.cols
-                        let j = (0..<source.cols).first { !rowPtr[$0].isFinite } ?? 0
-                        nonFinite = (srcRow, j)
+        // Row groups in parallel, each with its own column sums (float per row, double across rows), added in
+        // group order: deterministic whatever the number of cores.
+        let groups = rowGroups
+        let parts = rowSums.withUnsafeMutableBufferPointer { rb in
+            let out = UncheckedPointer(rb.baseAddress!)
+            return parallelMap(groups.count) { g -> [Double] in
+                var cs = [Double](repeating: 0, count: cols)
+                cs.withUnsafeMutableBufferPointer { csb in
+                    forEachBlock(logShift: logShift, rowRange: groups[g]) { start, count, buffer in
+                        for i in 0..<count {
+                            let row = buffer + i * cols
+                            var s: Double = 0
+                            for j in 0..<cols {
+                                let v = Double(row[j])
+                                s += v
+                                csb[j] += v
+                            }
+                            out.pointer[start + i] = s
+                        }
                     }
                 }
+                return cs
             }
+        }
+        for part in parts { for j in 0..<cols { colSums[j] += part[j] } }
+        if let i = rowSums.firstIndex(where: { !$0.isFinite }) {
+            let srcRow = rowIndex.map { Int($0[i]) } ?? i
+            let rowPtr = source.base + srcRow * source.cols
+            let j = (0..<source.cols).first { !rowPtr[$0].isFinite } ?? 0
+            nonFinite = (srcRow, j)
         }
         return (rowSums, colSums, nonFinite)
     }
@@ -126,3 +136,8 @@ extension Optional where Wrapped == [Int32] {
 }
 
 import Foundation
+
+struct UncheckedPointer<T>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<T>
+    init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
+}

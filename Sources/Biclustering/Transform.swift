@@ -36,7 +36,19 @@ public enum Transform: String, Sendable, CaseIterable, Codable {
         into out: UnsafeMutablePointer<Float>
     ) {
         if let columns {
-            for (k, t) in columns.enumerated() { out[k] = value(row, Int(t), sourceColumns: m) }
+            // Gathered columns (a restart's subsample): the switch is hoisted out of the element loop.
+            let count = columns.count
+            let index = columns.baseAddress!
+            switch self {
+            case .abs: for k in 0..<count { out[k] = Swift.abs(row[Int(index[k])]) }
+            case .positive: for k in 0..<count { out[k] = Swift.max(row[Int(index[k])], 0) }
+            case .negative: for k in 0..<count { out[k] = Swift.max(-row[Int(index[k])], 0) }
+            case .signedSplit:
+                for k in 0..<count {
+                    let t = Int(index[k])
+                    out[k] = t < m ? Swift.max(row[t], 0) : Swift.max(-row[t - m], 0)
+                }
+            }
             return
         }
         switch self {

@@ -13,7 +13,7 @@ struct BiclusterCommand: ParsableCommand {
             col_confidence.npy and stability.json. See docs/biclustering.md.
             """)
 
-    @Option(help: "The matrix: a 2-D float32 or float64 .npy file (samples × neurons); float32 is memory-mapped.")
+    @Option(help: "The matrix: a 2-D float .npy file (samples × neurons); float32 C order is memory-mapped, float16/float64 are converted.")
     var matrix: String
 
     @Option(help: "Number of modules (2 or more), or 'auto' to choose it by stability over --k-range.")

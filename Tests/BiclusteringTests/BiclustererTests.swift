@@ -1,3 +1,4 @@
+import ArrayFiles
 import Foundation
 import Testing
 import TensorCore
@@ -40,15 +41,37 @@ import TensorCore
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let ints = folder.appendingPathComponent("ints.npy")
-        try NPYOutput.write(int32: [1, 2, 3, 4], shape: [2, 2], to: ints)
-        #expect(Self.message { _ = try MappedNPYFile(path: ints.path) }?.contains("dtype <i4 is not supported") == true)
+        try NPYWriter.write([Int32]([1, 2, 3, 4]), shape: [2, 2], to: ints.path)
+        #expect(Self.message { _ = try MappedNPYFile(path: ints.path) }?.contains("dtype int32 is not supported") == true)
         let vector = folder.appendingPathComponent("vector.npy")
-        try NPYOutput.write(float32: [1, 2, 3, 4], shape: [4], to: vector)
+        try NPYWriter.write([Float]([1, 2, 3, 4]), shape: [4], to: vector.path)
         #expect(Self.message { _ = try MappedNPYFile(path: vector.path) }?.contains("rank 2") == true)
         let good = folder.appendingPathComponent("good.npy")
-        try NPYOutput.write(float32: [1, 2, 3, 4, 5, 6], shape: [3, 2], to: good)
+        try NPYWriter.write([Float]([1, 2, 3, 4, 5, 6]), shape: [3, 2], to: good.path)
         let file = try MappedNPYFile(path: good.path)
         #expect(file.rows == 3 && file.cols == 2 && file.view[2, 1] == 6)
+    }
+
+    @Test func float64AndFortranFilesAreConverted() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bicluster-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func write(_ name: String, descr: String, fortran: Bool, bytes: Data) throws -> String {
+            var header = "{'descr': '\(descr)', 'fortran_order': \(fortran ? "True" : "False"), 'shape': (3, 2), }"
+            header += String(repeating: " ", count: (64 - (10 + header.utf8.count + 1) % 64) % 64) + "\n"
+            var data = Data([0x93]) + Data("NUMPY".utf8) + Data([1, 0, UInt8(header.utf8.count), 0])
+            data += Data(header.utf8) + bytes
+            let url = folder.appendingPathComponent(name)
+            try data.write(to: url)
+            return url.path
+        }
+        let doubles: [Double] = [1, 2, 3, 4, 5, 6]
+        let f8 = try MappedNPYFile(path: write("f8.npy", descr: "<f8", fortran: false, bytes: doubles.withUnsafeBytes { Data($0) }))
+        #expect(f8.view[2, 1] == 6 && f8.view[0, 1] == 2)
+        // Fortran order stores column after column: (1, 3, 5), (2, 4, 6) is the C matrix [[1, 2], [3, 4], [5, 6]].
+        let column: [Float] = [1, 3, 5, 2, 4, 6]
+        let fortran = try MappedNPYFile(path: write("f.npy", descr: "<f4", fortran: true, bytes: column.withUnsafeBytes { Data($0) }))
+        #expect((0..<3).flatMap { i in (0..<2).map { fortran.view[i, $0] } } == [1, 2, 3, 4, 5, 6])
     }
 
     @Test func zeroRowsAndColumnsAreSetAside() throws {
