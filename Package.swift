@@ -57,7 +57,7 @@ let package = Package(
             name: "ModScope",
             dependencies: [
                 "ArrayFiles", "TensorCore", "Autodiff", "ONNX", "Attribution", "Biclustering", "BatchRuntime",
-                "ZeroMQTransport",
+                "ZeroMQTransport", "CZlib",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(
             name: "ModScopeTests",
             dependencies: [
-                "ModScope", "ONNX", "ArrayFiles", "Biclustering", "Attribution", "BatchRuntime",
+                "ModScope", "ONNX", "ArrayFiles", "Biclustering", "Attribution", "BatchRuntime", "CZlib",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]),
         .testTarget(name: "ModScopeCLITests", dependencies: ["ModScope", "ArrayFiles", "BatchRuntime"]),

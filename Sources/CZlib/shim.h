@@ -1,5 +1,5 @@
 // System-library shim for zlib (raw inflate of deflated .npz members, CRC-32).
 // Debian: apt-get install zlib1g-dev (pkg-config name: zlib).
-// Only the ArrayFiles target may import this module.
+// Used by ArrayFiles (.npz members) and by the report's PNG encoder (ModScope).
 #pragma once
 #include <zlib.h>
