@@ -33,6 +33,23 @@ func makeJob(
     return (job, AttributionJobKind.summary(parameters))
 }
 
+/// The flags of a new run (`run` and `coordinator`): the job, the analysis and the runtime.
+struct NewRunOptions: ParsableArguments {
+    @OptionGroup var attribution: AttributionOptions
+    @OptionGroup var analysis: AnalysisOptions
+    @OptionGroup var runtime: RuntimeOptions
+    @OptionGroup var synthetic: SyntheticOptions
+
+    /// Creates the run folder, computes the matrix, then runs the analysis; returns the exit code.
+    func start(defaultWorkers: Int) throws -> Int32 {
+        let (job, summary) = try makeJob(runtime: runtime, synthetic: synthetic, attribution: attribution, analysis: analysis)
+        let folder = try createRun(options: runtime, job: job, summary: summary)
+        let launch = runtime.launch(folder: folder, defaultWorkers: defaultWorkers)
+        let code = try RuntimeSession.execute(launch)
+        return try finishAnalysis(code, folder: folder, quiet: runtime.quiet, workers: launch.localWorkers)
+    }
+}
+
 /// After the matrix is complete (exit 0), the analysis stages that are not done yet.
 func finishAnalysis(_ code: Int32, folder: RunFolder, quiet: Bool, workers: Int) throws -> Int32 {
     guard code == RuntimeExitCode.ok else { return code }
@@ -59,20 +76,9 @@ struct RunCommand: ParsableCommand {
             status.json (docs/run-folder.md). Every stage resumes with `modscope resume RUN`.
             """)
 
-    @OptionGroup var attribution: AttributionOptions
-    @OptionGroup var analysis: AnalysisOptions
-    @OptionGroup var runtime: RuntimeOptions
-    @OptionGroup var synthetic: SyntheticOptions
+    @OptionGroup var options: NewRunOptions
 
-    func run() throws {
-        try runtimeMain {
-            let (job, summary) = try makeJob(runtime: runtime, synthetic: synthetic, attribution: attribution, analysis: analysis)
-            let folder = try createRun(options: runtime, job: job, summary: summary)
-            let launch = runtime.launch(folder: folder, defaultWorkers: 2)
-            let code = try RuntimeSession.execute(launch)
-            return try finishAnalysis(code, folder: folder, quiet: runtime.quiet, workers: launch.localWorkers)
-        }
-    }
+    func run() throws { try runtimeMain { try options.start(defaultWorkers: 2) } }
 }
 
 struct CoordinatorCommand: ParsableCommand {
@@ -81,20 +87,9 @@ struct CoordinatorCommand: ParsableCommand {
         abstract: "The whole pipeline with external workers (`modscope worker --connect …`) on any number of machines.",
         discussion: "tcp:// binds need CURVE keys (--keys, from `modscope keys generate`) unless --insecure. See docs/operations.md.")
 
-    @OptionGroup var attribution: AttributionOptions
-    @OptionGroup var analysis: AnalysisOptions
-    @OptionGroup var runtime: RuntimeOptions
-    @OptionGroup var synthetic: SyntheticOptions
+    @OptionGroup var options: NewRunOptions
 
-    func run() throws {
-        try runtimeMain {
-            let (job, summary) = try makeJob(runtime: runtime, synthetic: synthetic, attribution: attribution, analysis: analysis)
-            let folder = try createRun(options: runtime, job: job, summary: summary)
-            let launch = runtime.launch(folder: folder, defaultWorkers: 0)
-            let code = try RuntimeSession.execute(launch)
-            return try finishAnalysis(code, folder: folder, quiet: runtime.quiet, workers: launch.localWorkers)
-        }
-    }
+    func run() throws { try runtimeMain { try options.start(defaultWorkers: 0) } }
 }
 
 struct ResumeCommand: ParsableCommand {

@@ -132,22 +132,14 @@ public enum AblationJobKind {
 
     final class Computer: ShardComputer, @unchecked Sendable {
         let parameters: Parameters
-        private let lock = NSLock()
-        private var cached: (hash: String, model: ONNXModel)?
+        private let cache = ModelCache<ONNXModel>()
         init(parameters: Parameters) { self.parameters = parameters }
 
         func computeRows(
             job: JobSpec, model: Data?, samples: UnsafeBufferPointer<Float>, firstRow: Int, rowCount: Int,
             progress: (Int) throws -> Void
         ) throws -> [Float] {
-            guard let model else { throw InputError("the ablation job arrived without its model") }
-            let loaded = try lock.withLock { () throws -> ONNXModel in
-                let hash = job.modelHash ?? SHA256.hex(model)
-                if let cached, cached.hash == hash { return cached.model }
-                let made = try ONNXModel.load(data: model)
-                cached = (hash, made)
-                return made
-            }
+            let loaded = try cache.value(for: job, bytes: model, what: "ablation") { $0 }
             guard firstRow % AblationTask.blockRows == 0 else {
                 throw InputError("ablation shards must start at multiples of \(AblationTask.blockRows) rows")
             }

@@ -104,8 +104,7 @@ public enum AttributionJobKind {
     /// Worker-side computer: the model is parsed once per distinct model (by content hash) and reused.
     final class Computer: ShardComputer, @unchecked Sendable {
         let parameters: AttributionJobParameters
-        private let lock = NSLock()
-        private var cached: (hash: String, computer: AttributionComputer)?
+        private let cache = ModelCache<AttributionComputer>()
 
         init(parameters: AttributionJobParameters) { self.parameters = parameters }
 
@@ -113,14 +112,8 @@ public enum AttributionJobKind {
             job: JobSpec, model: Data?, samples: UnsafeBufferPointer<Float>, firstRow: Int, rowCount: Int,
             progress: (Int) throws -> Void
         ) throws -> [Float] {
-            guard let model else { throw InputError("the attribution job arrived without its model") }
-            let computer = try lock.withLock { () throws -> AttributionComputer in
-                let hash = job.modelHash ?? SHA256.hex(model)
-                if let cached, cached.hash == hash { return cached.computer }
-                let loaded = try ONNXModel.load(data: model)
-                let made = try AttributionComputer(spec: parameters.spec, model: loaded, threads: ComputeThreads.shared.count)
-                cached = (hash, made)
-                return made
+            let computer = try cache.value(for: job, bytes: model, what: "attribution") { loaded in
+                try AttributionComputer(spec: parameters.spec, model: loaded, threads: ComputeThreads.shared.count)
             }
             let perSample = job.sampleElementsPerRow
             var rows = [Float]()
