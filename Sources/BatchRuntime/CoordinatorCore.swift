@@ -357,7 +357,9 @@ public struct CoordinatorCore {
         }
         out.append(.write(shard: s, row: plan.rows(of: s).lowerBound + Int(offset) / rowBytes, bytes: bytes))
         if index + 1 == count {
-            workers[peer]!.partials[s] = nil
+            // The copy is complete: free the worker's credit now, so it gets new work while the commit is fsync'd.
+            if let started = shards[s].copies[inc]?.startedAt { durations.append(now - started) }
+            release(peer, shard: s)
             shards[s].status = .committing
             out.append(.stageCommit(StagedCommit(shard: s, attempt: attempt, crc: partial.crc, peer: peer, incarnation: inc, worker: worker.name)))
         } else {
@@ -377,7 +379,6 @@ public struct CoordinatorCore {
     private mutating func durable(_ commits: [StagedCommit], now: Double, _ out: inout [CoordinatorAction]) {
         for c in commits where shards[c.shard].status == .committing {
             shards[c.shard].status = .committed
-            if let started = shards[c.shard].copies[c.incarnation]?.startedAt { durations.append(now - started) }
             commitLog.append((now, plan.rows(of: c.shard).count))
             for (inc, copy) in shards[c.shard].copies where inc != c.incarnation {
                 if let peer = workers.first(where: { $0.value.incarnation == inc })?.key {
@@ -387,7 +388,6 @@ public struct CoordinatorCore {
             }
             shards[c.shard].copies = [:]
             if workers[c.peer]?.incarnation == c.incarnation {
-                release(c.peer, shard: c.shard)
                 send(c.peer, WireMessage(
                     header: header(.ack, shard: c.shard, attempt: c.attempt, incarnation: c.incarnation),
                     body: .ack(chunkIndex: .max, status: .committed)), now: now, &out)

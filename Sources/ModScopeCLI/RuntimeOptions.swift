@@ -26,6 +26,9 @@ struct RuntimeOptions: ParsableArguments {
     @Option(name: .long, help: "Compute threads per local worker.")
     var workerThreads: Int = 1
 
+    @Option(name: .long, help: "Shards each local worker holds at once (more hides round trips for tiny shards).")
+    var workerCredit: Int = 2
+
     @Option(name: .long, help: "Seconds of worker silence before its leases are revoked.")
     var leaseTimeout: Double = 5
 
@@ -51,6 +54,7 @@ struct RuntimeOptions: ParsableArguments {
             throw ValidationError("--lease-timeout (\(leaseTimeout) s) must exceed --heartbeat (\(heartbeat) s).")
         }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1.") }
+        guard (1...64).contains(workerCredit) else { throw ValidationError("--worker-credit must be within 1...64 (got \(workerCredit)).") }
         guard workerThreads >= 1 else { throw ValidationError("--worker-threads must be at least 1.") }
     }
 
@@ -71,6 +75,7 @@ struct RuntimeOptions: ParsableArguments {
         l.insecure = insecure
         l.localWorkers = workers ?? (bind == nil ? defaultWorkers : 0)
         l.workerThreads = workerThreads
+        l.workerCredit = workerCredit
         l.config = config
         l.quiet = quiet
         return l

@@ -8,14 +8,21 @@ final class BackgroundModScope {
     let stderrURL: URL
     let stdoutURL: URL
 
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+    /// - Parameter namespace: run inside this network namespace (`ip netns exec NS modscope …`, which execs, so
+    ///   `pid` is still modscope's).
+    init(_ arguments: [String], environment: [String: String] = [:], namespace: String? = nil) throws {
         let id = UUID().uuidString.prefix(8)
         stderrURL = URL(fileURLWithPath: "/tmp/msproc-\(id).err")
         stdoutURL = URL(fileURLWithPath: "/tmp/msproc-\(id).out")
         FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
-        process.executableURL = ModScopeBinary.url
-        process.arguments = arguments
+        if let namespace {
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            process.arguments = ["netns", "exec", namespace, ModScopeBinary.url.path] + arguments
+        } else {
+            process.executableURL = ModScopeBinary.url
+            process.arguments = arguments
+        }
         var env = ProcessInfo.processInfo.environment
         env["MODSCOPE_FAILPOINT"] = nil
         for (k, v) in environment { env[k] = v }

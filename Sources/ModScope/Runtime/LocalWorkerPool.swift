@@ -10,6 +10,8 @@ public final class LocalWorkerPool: @unchecked Sendable {
     public let count: Int
     public let endpoint: String
     public let threads: Int
+    /// Assignments each worker holds at once (HELLO credit).
+    public let credit: Int
     /// Replacement workers allowed over the run (a poison sample kills at most 2; chaos kills more).
     public let maxRespawns: Int
     private let lock = NSLock()
@@ -19,7 +21,8 @@ public final class LocalWorkerPool: @unchecked Sendable {
     private let executable: URL
     private let logFile: FileHandle?
 
-    public init(count: Int, endpoint: String, threads: Int, logFile: URL?, maxRespawns: Int? = nil) {
+    public init(count: Int, endpoint: String, threads: Int, credit: Int = 2, logFile: URL?, maxRespawns: Int? = nil) {
+        self.credit = credit
         self.count = count
         self.endpoint = endpoint
         self.threads = threads
@@ -38,7 +41,7 @@ public final class LocalWorkerPool: @unchecked Sendable {
         let p = Process()
         p.executableURL = executable
         p.arguments = [
-            "worker", "--connect", endpoint, "--insecure", "--threads", String(threads), "--parent-pid", String(getpid()),
+            "worker", "--connect", endpoint, "--insecure", "--threads", String(threads), "--credit", String(credit), "--parent-pid", String(getpid()),
         ]
         if let logFile {
             p.standardOutput = logFile

@@ -14,6 +14,8 @@ public struct RuntimeLaunch: Sendable {
     /// Local worker processes to spawn (0 = external workers only).
     public var localWorkers = 0
     public var workerThreads = 1
+    /// Assignments each local worker holds at once.
+    public var workerCredit = 2
     public var config = CoordinatorConfig()
     public var quiet = false
 
@@ -68,7 +70,7 @@ public enum RuntimeSession {
         }()
         let pool = launch.localWorkers > 0
             ? LocalWorkerPool(
-                count: launch.localWorkers, endpoint: launch.endpoint, threads: launch.workerThreads,
+                count: launch.localWorkers, endpoint: launch.endpoint, threads: launch.workerThreads, credit: launch.workerCredit,
                 logFile: launch.folder.url.appendingPathComponent("workers.log"))
             : nil
         let log: @Sendable (String) -> Void = { line in
