@@ -60,13 +60,15 @@ final class ComputeEngine: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// A new connection: drop queued tasks and outcomes, cancel the running one. Returns the new generation.
+    /// A new connection: drop queued tasks and failures; the running shard finishes and its result is kept.
+    /// Returns the new generation.
     func reset() -> Int {
         condition.lock()
         defer { condition.unlock() }
         generation += 1
         tasks = []
-        outcomes = []
+        // Finished results survive a reconnect (the I/O thread decides whether their run is still current).
+        outcomes = outcomes.filter { if case .result = $0 { return true } else { return false } }
         cancelled = []
         setup = nil
         return generation
@@ -139,8 +141,10 @@ final class ComputeEngine: @unchecked Sendable {
             }
             condition.lock()
             current = nil
-            if let outcome, task.generation == generation, !cancelled.contains([task.shard, task.attempt]) {
-                outcomes.append(outcome)
+            // A result finished after a reconnect is still work: keep it (the I/O thread offers it again to the
+            // same run, or drops it for another run). Failures of an earlier connection are forgotten.
+            if let outcome, !cancelled.contains([task.shard, task.attempt]) {
+                if case .result = outcome { outcomes.append(outcome) } else if task.generation == generation { outcomes.append(outcome) }
             }
             cancelled.remove([task.shard, task.attempt])
             condition.unlock()
@@ -152,7 +156,8 @@ final class ComputeEngine: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         current?.rowsDone = done
-        if stopping || task.generation != generation || cancelled.contains([task.shard, task.attempt]) {
+        // A reconnect (new generation) does not stop the running shard; CANCEL and stop() do.
+        if stopping || cancelled.contains([task.shard, task.attempt]) {
             throw CancellationError()
         }
     }

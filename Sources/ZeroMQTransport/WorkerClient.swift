@@ -26,8 +26,9 @@ public struct WorkerSettings: Sendable {
 ///
 /// The I/O thread polls the DEALER, the compute thread's wake-up PAIR and the socket monitor every ≤ 100 ms,
 /// so heartbeats (with row progress) flow every second however long a shard takes. On DISCONNECT(reregister),
-/// coordinator silence beyond the lease, or a protocol error, it drops everything, recreates the socket with
-/// backoff (1 s → 32 s, jittered) and says HELLO again (Paranoid Pirate). It returns when told the run is done
+/// coordinator silence beyond the lease, or a protocol error, it drops queued work, recreates the socket with
+/// backoff (1 s → 32 s, jittered) and says HELLO again (Paranoid Pirate); finished results of the same run are
+/// offered again after the new WELCOME (see `Outgoing`). It returns when told the run is done
 /// and throws `RuntimeTransportError` with a clear message when authentication fails.
 public final class WorkerClient: @unchecked Sendable {
     public let settings: WorkerSettings
@@ -40,8 +41,11 @@ public final class WorkerClient: @unchecked Sendable {
 
     public init(settings: WorkerSettings) { self.settings = settings }
 
+    /// A finished result waiting for its ACK. Kept across reconnects: after the next WELCOME of the same run it
+    /// is offered again from its first chunk (the coordinator commits it if the shard is still pending, or ACKs and
+    /// drops it as a late duplicate), so a worker cut off while finishing a shard does not throw its work away.
     struct Outgoing {
-        var shard: Int, attempt: Int, bytes: [UInt8], crc: UInt32, chunkCount: Int, nextChunk = 0, unacked = 0
+        var run: UInt64, shard: Int, attempt: Int, bytes: [UInt8], crc: UInt32, chunkCount: Int, nextChunk = 0, unacked = 0
     }
 
     public func run() throws {
@@ -63,9 +67,16 @@ public final class WorkerClient: @unchecked Sendable {
         let startedAt = monotonicNow()
         var everWelcomed = false
         let log = settings.onLog
+        var outgoing: [Outgoing] = []
+        /// The run each compute generation worked for, so results finished after a reconnect keep their run.
+        var runOfGeneration: [Int: UInt64] = [:]
 
         connectionLoop: while true {
             let generation = engine.reset()
+            for i in outgoing.indices {
+                outgoing[i].nextChunk = 0
+                outgoing[i].unacked = 0
+            }
             var incarnation: UInt64 = 0
             while incarnation == 0 { incarnation = UInt64.random(in: 1...UInt64.max) }
             let socket = try ZMQSocket(context: context, type: .dealer)
@@ -86,7 +97,6 @@ public final class WorkerClient: @unchecked Sendable {
             var job: JobSpec?
             var computer: (any ShardComputer)?
             var modelBuffer = Data()
-            var outgoing: [Outgoing] = []
             var lastHeard = monotonicNow(), lastSent = 0.0, lastParentCheck = 0.0
             var handshakeFailures = 0
             var lastAnnounced: Int?
@@ -100,8 +110,9 @@ public final class WorkerClient: @unchecked Sendable {
                 lastSent = monotonicNow()
             }
             func pump() throws {
-                // Send chunks of the oldest unfinished result within the chunk credit.
-                for i in outgoing.indices {
+                // Send chunks of the oldest unfinished result within the chunk credit (only once welcomed).
+                guard welcomed else { return }
+                for i in outgoing.indices where outgoing[i].run == runId {
                     while outgoing[i].nextChunk < outgoing[i].chunkCount && outgoing[i].unacked < maxInFlight {
                         let o = outgoing[i]
                         let start = o.nextChunk * chunkBytes
@@ -154,10 +165,12 @@ public final class WorkerClient: @unchecked Sendable {
                     while (try wakeReceiver.receive(dontWait: true)) != nil {}
                     for outcome in engine.takeOutcomes() {
                         switch outcome {
-                        case .result(let shard, let attempt, let values, let gen) where gen == generation:
+                        case .result(let shard, let attempt, let values, let gen):
+                            // Also results of an earlier connection to the same run (see `Outgoing`).
+                            guard let run = runOfGeneration[gen] else { break }
                             let bytes = values.withUnsafeBytes { [UInt8]($0) }
                             let chunks = max(1, (bytes.count + chunkBytes - 1) / chunkBytes)
-                            outgoing.append(Outgoing(shard: shard, attempt: attempt, bytes: bytes, crc: CRC32C.checksum(bytes), chunkCount: chunks))
+                            outgoing.append(Outgoing(run: run, shard: shard, attempt: attempt, bytes: bytes, crc: CRC32C.checksum(bytes), chunkCount: chunks))
                         case .failed(let shard, let attempt, let row, let message, let gen) where gen == generation:
                             log("shard \(shard) failed: \(message)")
                             try send(.fail, .fail(failureClass: .computation, sampleRow: row, message: message), shard: shard, attempt: attempt)
@@ -173,7 +186,10 @@ public final class WorkerClient: @unchecked Sendable {
                             log("dropped a malformed message from the coordinator")
                             continue
                         }
-                        lastHeard = now
+                        // The clock after the poll, not the iteration's `now`: a worker paused (SIGSTOP) inside
+                        // poll() would otherwise stamp the coordinator's queued messages with the time before the
+                        // pause, take the coordinator for silent and drop the result it is about to deliver.
+                        lastHeard = monotonicNow()
                         let shard = m.header.shardIndex, attempt = Int(m.header.attempt)
                         switch m.body {
                         case .welcome(let hb, let leaseMs, let chunk, let inflight, let jobJSON):
@@ -190,6 +206,12 @@ public final class WorkerClient: @unchecked Sendable {
                             computer = try JobRegistry.shared.kind(named: decoded.kind).makeComputer(decoded)
                             welcomed = true
                             everWelcomed = true
+                            runOfGeneration[generation] = runId
+                            outgoing.removeAll { $0.run != runId }
+                            for i in outgoing.indices {
+                                // Chunk sizes follow this coordinator's setting.
+                                outgoing[i].chunkCount = max(1, (outgoing[i].bytes.count + chunkBytes - 1) / chunkBytes)
+                            }
                             backoff = Self.backoffInitial
                             log("connected to \(settings.endpoint): \(decoded.kind) job, \(decoded.rowCount)×\(decoded.columns), epoch \(epoch)")
                             if let hash = decoded.modelHash, modelCache[hash] == nil {
@@ -198,6 +220,7 @@ public final class WorkerClient: @unchecked Sendable {
                             } else {
                                 modelReady()
                             }
+                            try pump()  // results kept from an earlier connection to this run
                         case .modelData(let offset, let total, let bytes):
                             guard let hash = job?.modelHash, offset == UInt64(modelBuffer.count) else { break }
                             modelBuffer.append(contentsOf: bytes)
