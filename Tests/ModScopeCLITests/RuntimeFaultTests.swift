@@ -130,7 +130,8 @@ import Testing
         #expect(try ModScopeBinary.run(["keys", "generate", "--out", otherKeys, "--workers", "1"]).status == 0)
         let port = Int.random(in: 20_000...60_000)
         let coordinator = try BackgroundModScope(
-            ["coordinator", "--out", run.folder.url.path, "--bind", "tcp://127.0.0.1:\(port)", "--keys", keys] + job + fastRuntimeFlags)
+            ["coordinator", "--out", run.folder.url.path, "--bind", "tcp://127.0.0.1:\(port)", "--keys", keys,
+             "--synthetic", "480,64", "--shard-size", "8", "--synthetic-row-ms", "4"] + fastRuntimeFlags)
         usleep(500_000)
         let started = Date()
         let stranger = try BackgroundModScope([
@@ -142,6 +143,16 @@ import Testing
         #expect(elapsed < 5)
         #expect(stranger.stderr.contains("rejected this worker's CURVE key"))
         #expect(run.status()?.shardsDone ?? 0 == 0)
+        // A plaintext worker against the CURVE coordinator also stops with a message.
+        let plain = try BackgroundModScope(["worker", "--connect", "tcp://127.0.0.1:\(port)", "--insecure"])
+        let plainStarted = Date()
+        #expect(plain.wait(seconds: 6) == 1)
+        #expect(Date().timeIntervalSince(plainStarted) < 5)
+        #expect(plain.stderr.contains("security handshake"))
+        // status ENDPOINT asks the live coordinator over CURVE.
+        let live = try ModScopeBinary.run(["status", "tcp://127.0.0.1:\(port)", "--keys", keys])
+        #expect(live.status == 0)
+        #expect(live.standardOutput.contains("shards 0/60"))
         let allowed = try BackgroundModScope(["worker", "--connect", "tcp://127.0.0.1:\(port)", "--keys", keys])
         #expect(coordinator.wait(seconds: 40) == 0, "coordinator stderr: \(coordinator.stderr)")
         #expect(allowed.wait(seconds: 5) == 0)
