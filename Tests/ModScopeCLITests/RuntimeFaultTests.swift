@@ -56,7 +56,10 @@ import Testing
         _ = paused.wait(seconds: 5)
         _ = healthy.wait(seconds: 5)
         let status = try #require(run.status())
-        #expect(status.duplicatesDropped >= 1)
+        // The paused copy's result is dropped either by the coordinator (ACK duplicate, counted in
+        // duplicatesDropped) or by the worker itself, which notices the silence on waking and starts a new session
+        // without sending it; in both cases the shard is committed exactly once.
+        #expect(status.duplicatesDropped >= 1 || paused.stderr.contains("reconnect"))
         #expect(try run.matrixIsExact())
         let commits = try run.commitsByEpoch().flatMap { $0 }
         #expect(commits.count == 60 && Set(commits).count == 60)
