@@ -163,6 +163,28 @@ import Testing
         print("unknown-key worker exited after \(String(format: "%.2f", elapsed)) s: \(stranger.stderr.split(separator: "\n").last ?? "")")
     }
 
+    @Test(.timeLimit(.minutes(1))) func hungComputeIsDetectedByStalledProgressWhileHeartbeatsFlow() throws {
+        let run = RunProbe(RunProbe.fresh())
+        defer { run.remove() }
+        let coordinator = try BackgroundModScope(
+            ["coordinator", "--out", run.folder.url.path, "--workers", "0", "--stall-timeout", "2", "--no-speculation",
+             "--synthetic", "160,64", "--shard-size", "8", "--synthetic-row-ms", "10"] + fastRuntimeFlags)
+        let endpoint = run.folder.ipcEndpoint
+        #expect(run.waitFor(seconds: 5) { FileManager.default.fileExists(atPath: String(endpoint.dropFirst(6))) })
+        // This worker's compute thread blocks on every shard, but its I/O thread keeps heartbeating.
+        let hung = try BackgroundModScope(["worker", "--connect", endpoint, "--credit", "1"], environment: ["MODSCOPE_FAILPOINT": "hang"])
+        let healthy = try BackgroundModScope(["worker", "--connect", endpoint, "--credit", "1"])
+        #expect(coordinator.wait(seconds: 40) == 0, "coordinator stderr: \(coordinator.stderr)")
+        _ = hung.wait(seconds: 5)
+        _ = healthy.wait(seconds: 5)
+        let status = try #require(run.status())
+        #expect(status.leasesExpired == 0)  // heartbeats kept flowing: not a lease expiry
+        #expect(status.retries >= 1)
+        let log = try String(contentsOf: run.folder.logURL, encoding: .utf8)
+        #expect(log.contains("stalled on"))
+        #expect(try run.matrixIsExact())
+    }
+
     @Test func tcpWithoutKeysIsAUsageError() throws {
         let run = RunProbe.fresh()
         defer { try? FileManager.default.removeItem(atPath: run) }
