@@ -54,13 +54,16 @@ for round in $(seq 1 "$rounds"); do
     sleep 0.5
     r=$((RANDOM % 10))
     victim=${ws[$((RANDOM % ${#ws[@]}))]}
+    if [ $((round % 3)) = 0 ] && [ $killed_coordinator = 0 ] && [ "$tick" -ge $((2 + s % 4)) ]; then
+      r=3   # every third round: the coordinator dies once, at a seeded time
+    fi
     if [ $r -lt 2 ]; then
       echo "  t=${tick}: SIGKILL worker $victim"; kill -9 "$victim" 2>/dev/null || true
       w=$(start_worker ''); ws+=("$w"); pids+=("$w")
     elif [ $r = 2 ]; then
       echo "  t=${tick}: SIGSTOP worker $victim for 5 s"; kill -STOP "$victim" 2>/dev/null || true
       ( sleep 5; kill -CONT "$victim" 2>/dev/null || true ) &
-    elif [ $r = 3 ] && [ $((round % 3)) = 0 ] && [ $killed_coordinator = 0 ] && [ "$tick" -gt 3 ]; then
+    elif [ $r = 3 ] && [ $((round % 3)) = 0 ] && [ $killed_coordinator = 0 ]; then
       echo "  t=${tick}: SIGKILL coordinator, then resume"; kill -9 "$coord"; wait "$coord" 2>/dev/null || true
       killed_coordinator=1
       "$bin" resume "$work/run" --workers 0 "${flags[@]}" >/dev/null 2>>"$work/coord.err" &

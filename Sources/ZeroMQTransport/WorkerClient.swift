@@ -119,7 +119,8 @@ public final class WorkerClient: @unchecked Sendable {
                         let end = min(start + chunkBytes, o.bytes.count)
                         try send(.result, .result(
                             chunkIndex: UInt32(o.nextChunk), chunkCount: UInt32(o.chunkCount), byteOffset: UInt64(start),
-                            totalBytes: UInt64(o.bytes.count), totalCRC: o.crc, bytes: Array(o.bytes[start..<end])),
+                            totalBytes: UInt64(o.bytes.count), totalCRC: o.crc,
+                            bytes: o.chunkCount == 1 ? o.bytes : Array(o.bytes[start..<end])),
                             shard: o.shard, attempt: o.attempt)
                         outgoing[i].nextChunk += 1
                         outgoing[i].unacked += 1
