@@ -19,9 +19,10 @@ public struct Biclusterer: Sendable {
         case .fixed(let k):
             guard k >= 2 else { throw BiclusteringError("--k \(k) is out of range: use 2 ≤ k ≤ min(rows, columns) = \(min(rows, tcols)), or --k auto.") }
             guard k <= rows else { throw BiclusteringError("--k \(k) is larger than the number of rows (\(rows)); use 2 ≤ k ≤ \(min(rows, tcols)).") }
+            guard k <= Int(Int16.max) else { throw BiclusteringError("--k \(k) is out of range: use 2 ≤ k ≤ 32767.") }
             guard k <= tcols else { throw BiclusteringError("--k \(k) is larger than the number of columns (\(tcols)); use 2 ≤ k ≤ \(min(rows, tcols)).") }
         case .auto(let range):
-            guard range.lowerBound >= 2, range.upperBound <= min(rows, tcols) else {
+            guard range.lowerBound >= 2, range.upperBound <= min(rows, tcols, Int(Int16.max)) else {
                 throw BiclusteringError("--k-range \(range.lowerBound)..\(range.upperBound) is out of range: use 2 ≤ low ≤ high ≤ min(rows, columns) = \(min(rows, tcols)).")
             }
         }
@@ -79,10 +80,11 @@ public struct Biclusterer: Sendable {
 
         // All long-lived per-restart storage is allocated up front: small arrays created between the big
         // temporaries of each restart would fragment the heap and grow the peak memory with R.
-        // (Each element gets its own buffer here; nothing is appended later.)
-        var runs: [[RestartLabels]] = ks.map { _ in
+        // Labels are kept as int16 (k ≤ 32767), every element with its own buffer here; nothing is appended later.
+        // `--k auto` keeps |k-range| × R of them, expanded to int32 one k at a time for the statistics.
+        var runs: [[CompactLabels]] = ks.map { _ in
             (0..<r).map { _ in
-                RestartLabels(rows: [Int32](repeating: -1, count: full.rows), cols: [Int32](repeating: -1, count: full.cols))
+                CompactLabels(rows: [Int16](repeating: -1, count: full.rows), cols: [Int16](repeating: -1, count: full.cols))
             }
         }
         var samples: [RestartSample] = (0..<r).map { _ in
@@ -129,8 +131,8 @@ public struct Biclusterer: Sendable {
                 (rowLabels, colLabels) = (fit.rowLabels, fit.colLabels)
             }
             for index in ks.indices {
-                for (p, l) in rowLabels[index].enumerated() { runs[index][restart].rows[rowIndex.map { Int($0[p]) } ?? p] = l }
-                for (p, l) in colLabels[index].enumerated() { runs[index][restart].cols[colIndex.map { Int($0[p]) } ?? p] = l }
+                for (p, l) in rowLabels[index].enumerated() { runs[index][restart].rows[rowIndex.map { Int($0[p]) } ?? p] = Int16(l) }
+                for (p, l) in colLabels[index].enumerated() { runs[index][restart].cols[colIndex.map { Int($0[p]) } ?? p] = Int16(l) }
             }
         }
 
@@ -138,7 +140,8 @@ public struct Biclusterer: Sendable {
         var stats: [KStability] = []
         var pairwiseByK: [[[Double]]] = []
         for (index, k) in ks.enumerated() {
-            let pairwise = pairwiseConsensus(runs: runs[index], samples: samples, k: k, algorithm: algorithm)
+            let expanded = runs[index].map(\.expanded)
+            let pairwise = pairwiseConsensus(runs: expanded, samples: samples, k: k, algorithm: algorithm)
             pairwiseByK.append(pairwise)
             guard r > 1 else {
                 stats.append(KStability(k: k, pac: nil, runToRunConsensus: nil, stable: false))
@@ -147,7 +150,7 @@ public struct Biclusterer: Sendable {
             var total: Double = 0
             for a in 0..<r { for b in (a + 1)..<max(a + 1, r) { total += pairwise[a][b] } }
             let s = total / Double(r * (r - 1) / 2)
-            let pac = pairSampledPAC(runs: runs[index], pairs: config.pacPairs,
+            let pac = pairSampledPAC(runs: expanded, pairs: config.pacPairs,
                                      crossMode: algorithm == .spectralCoclustering, seed: config.seed)
             stats.append(KStability(k: k, pac: pac, runToRunConsensus: s,
                                     stable: pac <= config.pacThreshold && s >= config.consensusThreshold))
@@ -169,7 +172,7 @@ public struct Biclusterer: Sendable {
             message = r == 1 ? "fixed k = \(ks[0]), single fit on the full matrix." : "fixed k = \(ks[0])."
         }
         let chosenIndex = ks.firstIndex(of: chosen.k)!
-        let consensus = consensusBiclusters(runs: runs[chosenIndex], samples: samples, pairwise: pairwiseByK[chosenIndex],
+        let consensus = consensusBiclusters(runs: runs[chosenIndex].map(\.expanded), samples: samples, pairwise: pairwiseByK[chosenIndex],
                                             k: chosen.k, algorithm: algorithm)
         let modules = buildModules(matrix: matrix, consensus: consensus, k: chosen.k)
         let selection = KSelectionReport(
