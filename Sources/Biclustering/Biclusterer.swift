@@ -92,17 +92,41 @@ public struct Biclusterer: Sendable {
                 ? RestartSample(rows: rowSums.map { $0 > 0 }, cols: colSums.map { $0 > 0 })
                 : RestartSample(rows: [Bool](repeating: false, count: full.rows), cols: [Bool](repeating: false, count: full.cols))
         }
-        for restart in 0..<r {
-            let restartSeed = config.seed &+ UInt64(restart) &* 0x9E37_79B9
-            var rowIndex: [Int32]?, colIndex: [Int32]?
-            if r > 1 {
+        // Subsamples are drawn up front (one stream per restart) so that one pass over A gives the row and
+        // column sums of a whole batch of restarts' submatrices: F·1_T for all T and Fᵀ·1_S for all S (two gemms).
+        var subsamples: [(rows: [Int32], cols: [Int32])] = []
+        if r > 1 {
+            for restart in 0..<r {
                 var rng = RandomSource(seed: config.seed, stream: 0x5355_0000 &+ UInt64(restart))
                 let rowCount = max(kMax, Int((config.subsampleFraction * Double(liveRows.count)).rounded()))
                 let colCount = max(kMax, Int((config.subsampleFraction * Double(liveCols.count)).rounded()))
-                rowIndex = rng.sampleWithoutReplacement(liveRows.count, count: rowCount).map { Int32(liveRows[$0]) }
-                colIndex = rng.sampleWithoutReplacement(liveCols.count, count: colCount).map { Int32(liveCols[$0]) }
-                for i in rowIndex! { samples[restart].rows[Int(i)] = true }
-                for j in colIndex! { samples[restart].cols[Int(j)] = true }
+                let rows = rng.sampleWithoutReplacement(liveRows.count, count: rowCount).map { Int32(liveRows[$0]) }
+                let cols = rng.sampleWithoutReplacement(liveCols.count, count: colCount).map { Int32(liveCols[$0]) }
+                for i in rows { samples[restart].rows[Int(i)] = true }
+                for j in cols { samples[restart].cols[Int(j)] = true }
+                subsamples.append((rows, cols))
+            }
+        }
+        // Sums for a batch of restarts per pass (batches of 10 keep the n×batch factors small).
+        let sumBatch = 10
+        var restartRowSums: [Float] = [], restartColSums: [Double] = []
+        func computeRestartSums(_ batch: Range<Int>) {
+            let width = batch.count
+            var q = [Float](repeating: 0, count: full.cols * width)
+            var p = [Float](repeating: 0, count: full.rows * width)
+            for h in batch {
+                for j in subsamples[h].cols { q[Int(j) * width + h - batch.lowerBound] = 1 }
+                for i in subsamples[h].rows { p[Int(i) * width + h - batch.lowerBound] = 1 }
+            }
+            restartRowSums = []
+            (restartRowSums, restartColSums) = ImplicitOperator(matrix: full).products(q, width: width, transposed: p, width: width)
+        }
+        for restart in 0..<r {
+            let restartSeed = config.seed &+ UInt64(restart) &* 0x9E37_79B9
+            let rowIndex: [Int32]? = r > 1 ? subsamples[restart].rows : nil
+            let colIndex: [Int32]? = r > 1 ? subsamples[restart].cols : nil
+            if r > 1 && algorithm == .spectralCoclustering && restart % sumBatch == 0 {
+                computeRestartSums(restart..<min(r, restart + sumBatch))
             }
             let sub = Submatrix(source: matrix, transform: config.transform, rowIndex: rowIndex, colIndex: colIndex)
             var rowLabels: [[Int32]], colLabels: [[Int32]]
@@ -120,8 +144,16 @@ public struct Biclusterer: Sendable {
                         }
                         warm = (vectors, w)
                     }
+                    var sums: (rows: [Double], cols: [Double])?
+                    if let rowIndex, let colIndex, !restartRowSums.isEmpty {
+                        let width = min(r, restart - restart % sumBatch + sumBatch) - (restart - restart % sumBatch)
+                        let h = restart % sumBatch
+                        sums = (rowIndex.map { Double(restartRowSums[Int($0) * width + h]) },
+                                colIndex.map { restartColSums[Int($0) * width + h] })
+                    }
                     let fit = SpectralCoclusteringFit(matrix: sub, ks: ks, embedding: config.embedding,
-                                                      initializations: config.initializations, seed: restartSeed, warmStart: warm)
+                                                      initializations: config.initializations, seed: restartSeed,
+                                                      warmStart: warm, sums: sums)
                     (rowLabels, colLabels) = (fit.rowLabels, fit.colLabels)
                 }
             case .spectralBiclustering:
