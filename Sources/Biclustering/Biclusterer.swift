@@ -32,6 +32,9 @@ public struct Biclusterer: Sendable {
         guard config.initializations >= 1, config.initializations <= 1000 else {
             throw BiclusteringError("--n-init \(config.initializations) is out of range: use 1…1000.")
         }
+        guard config.restartInitializations >= 1, config.restartInitializations <= 1000 else {
+            throw BiclusteringError("--restart-n-init \(config.restartInitializations) is out of range: use 1…1000.")
+        }
         guard config.subsampleFraction > 0, config.subsampleFraction <= 1 else {
             throw BiclusteringError("subsample fraction \(config.subsampleFraction) is out of range: use (0, 1].")
         }
@@ -152,14 +155,15 @@ public struct Biclusterer: Sendable {
                                 colIndex.map { restartColSums[Int($0) * width + h] })
                     }
                     let fit = SpectralCoclusteringFit(matrix: sub, ks: ks, embedding: config.embedding,
-                                                      initializations: config.initializations, seed: restartSeed,
+                                                      initializations: config.restartInitializations, seed: restartSeed,
                                                       warmStart: warm, sums: sums)
                     (rowLabels, colLabels) = (fit.rowLabels, fit.colLabels)
                 }
             case .spectralBiclustering:
                 let fit = SpectralBiclusteringFit(
                     matrix: sub, ks: ks, normalization: config.checkerboardNormalization, components: config.components,
-                    bestComponents: config.bestComponents, initializations: config.initializations, seed: restartSeed)
+                    bestComponents: config.bestComponents,
+                    initializations: r == 1 ? config.initializations : config.restartInitializations, seed: restartSeed)
                 (rowLabels, colLabels) = (fit.rowLabels, fit.colLabels)
             }
             for index in ks.indices {
