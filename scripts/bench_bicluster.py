@@ -37,6 +37,8 @@ def timed(cmd):
     if proc.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr}")
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1)) / 1024
+    cpu = sum(float(re.search(rf"{name} time \(seconds\): ([0-9.]+)", proc.stderr).group(1)) for name in ("User", "System"))
+    timed.cpu = cpu
     return wall, rss, proc.stdout
 
 
@@ -75,14 +77,15 @@ def main():
     child = os.path.join(tmp, "sk.py")
     open(child, "w").write(SKLEARN_CHILD)
     print(f"matrix {args.rows}x{args.cols} float32 = {mib:.1f} MiB (sklearn works on a float64 copy, {2*mib:.1f} MiB)")
-    results = {"sklearn_fit": [], "sklearn_rss": [], "r1": [], "r1_rss": [], "r20": [], "r20_rss": []}
+    results = {"sklearn_fit": [], "sklearn_rss": [], "r1": [], "r1_rss": [], "r20": [], "r20_rss": [],
+               "r1_cpu": [], "r20_cpu": []}
     for rep in range(args.reps):
         _, rss, out = timed([sys.executable, child, path])
         results["sklearn_fit"].append(float(out.strip())); results["sklearn_rss"].append(rss)
         wall, rss, _ = timed([binary, "bicluster", "--matrix", path, "--k", "10", "--restarts", "1", "--out", os.path.join(tmp, "r1")])
-        results["r1"].append(wall); results["r1_rss"].append(rss)
+        results["r1"].append(wall); results["r1_rss"].append(rss); results["r1_cpu"].append(timed.cpu)
         wall, rss, _ = timed([binary, "bicluster", "--matrix", path, "--k", "10", "--restarts", "20", "--out", os.path.join(tmp, "r20")])
-        results["r20"].append(wall); results["r20_rss"].append(rss)
+        results["r20"].append(wall); results["r20_rss"].append(rss); results["r20_cpu"].append(timed.cpu)
         print(f"rep {rep}: sklearn fit {results['sklearn_fit'][-1]:.2f} s; modscope R=1 {results['r1'][-1]:.2f} s, "
               f"R=20 {results['r20'][-1]:.2f} s", flush=True)
 
@@ -92,6 +95,8 @@ def main():
     print(line("sklearn SpectralCoclustering.fit", "sklearn_fit", "s"))
     print(line("modscope bicluster --restarts 1", "r1", "s"))
     print(line("modscope bicluster --restarts 20", "r20", "s"))
+    print(line("modscope R=1 CPU (user+sys)", "r1_cpu", "s"))
+    print(line("modscope R=20 CPU (user+sys)", "r20_cpu", "s"))
     print(line("sklearn peak RSS", "sklearn_rss", "MiB"))
     print(line("modscope R=1 peak RSS", "r1_rss", "MiB"))
     print(line("modscope R=20 peak RSS", "r20_rss", "MiB"))

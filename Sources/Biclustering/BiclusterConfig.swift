@@ -47,8 +47,11 @@ public struct BiclusterConfig: Sendable {
     public var bestComponents = 3
     /// Number of restarts R; R = 1 fits the full matrix once (no subsampling).
     public var restarts = 20
-    /// k-means initialisations per fit (`--n-init`).
+    /// k-means initialisations of a single fit on the full matrix (`--n-init`; R = 1, sklearn's n_init).
     public var initializations = 10
+    /// k-means initialisations of each subsampled restart when R > 1 (`--restart-n-init`). The restarts themselves
+    /// reseed k-means R times, as in consensus clustering (Monti et al. 2003: one clustering per resampling).
+    public var restartInitializations = 3
     /// Fraction of (non-empty) rows and columns each restart keeps when R > 1.
     public var subsampleFraction = 0.8
     public var seed: UInt64 = 0

@@ -19,9 +19,10 @@ public struct Biclusterer: Sendable {
         case .fixed(let k):
             guard k >= 2 else { throw BiclusteringError("--k \(k) is out of range: use 2 ≤ k ≤ min(rows, columns) = \(min(rows, tcols)), or --k auto.") }
             guard k <= rows else { throw BiclusteringError("--k \(k) is larger than the number of rows (\(rows)); use 2 ≤ k ≤ \(min(rows, tcols)).") }
+            guard k <= Int(Int16.max) else { throw BiclusteringError("--k \(k) is out of range: use 2 ≤ k ≤ 32767.") }
             guard k <= tcols else { throw BiclusteringError("--k \(k) is larger than the number of columns (\(tcols)); use 2 ≤ k ≤ \(min(rows, tcols)).") }
         case .auto(let range):
-            guard range.lowerBound >= 2, range.upperBound <= min(rows, tcols) else {
+            guard range.lowerBound >= 2, range.upperBound <= min(rows, tcols, Int(Int16.max)) else {
                 throw BiclusteringError("--k-range \(range.lowerBound)..\(range.upperBound) is out of range: use 2 ≤ low ≤ high ≤ min(rows, columns) = \(min(rows, tcols)).")
             }
         }
@@ -30,6 +31,9 @@ public struct Biclusterer: Sendable {
         }
         guard config.initializations >= 1, config.initializations <= 1000 else {
             throw BiclusteringError("--n-init \(config.initializations) is out of range: use 1…1000.")
+        }
+        guard config.restartInitializations >= 1, config.restartInitializations <= 1000 else {
+            throw BiclusteringError("--restart-n-init \(config.restartInitializations) is out of range: use 1…1000.")
         }
         guard config.subsampleFraction > 0, config.subsampleFraction <= 1 else {
             throw BiclusteringError("subsample fraction \(config.subsampleFraction) is out of range: use (0, 1].")
@@ -79,10 +83,11 @@ public struct Biclusterer: Sendable {
 
         // All long-lived per-restart storage is allocated up front: small arrays created between the big
         // temporaries of each restart would fragment the heap and grow the peak memory with R.
-        // (Each element gets its own buffer here; nothing is appended later.)
-        var runs: [[RestartLabels]] = ks.map { _ in
+        // Labels are kept as int16 (k ≤ 32767), every element with its own buffer here; nothing is appended later.
+        // `--k auto` keeps |k-range| × R of them, expanded to int32 one k at a time for the statistics.
+        var runs: [[CompactLabels]] = ks.map { _ in
             (0..<r).map { _ in
-                RestartLabels(rows: [Int32](repeating: -1, count: full.rows), cols: [Int32](repeating: -1, count: full.cols))
+                CompactLabels(rows: [Int16](repeating: -1, count: full.rows), cols: [Int16](repeating: -1, count: full.cols))
             }
         }
         var samples: [RestartSample] = (0..<r).map { _ in
@@ -90,17 +95,41 @@ public struct Biclusterer: Sendable {
                 ? RestartSample(rows: rowSums.map { $0 > 0 }, cols: colSums.map { $0 > 0 })
                 : RestartSample(rows: [Bool](repeating: false, count: full.rows), cols: [Bool](repeating: false, count: full.cols))
         }
-        for restart in 0..<r {
-            let restartSeed = config.seed &+ UInt64(restart) &* 0x9E37_79B9
-            var rowIndex: [Int32]?, colIndex: [Int32]?
-            if r > 1 {
+        // Subsamples are drawn up front (one stream per restart) so that one pass over A gives the row and
+        // column sums of a whole batch of restarts' submatrices: F·1_T for all T and Fᵀ·1_S for all S (two gemms).
+        var subsamples: [(rows: [Int32], cols: [Int32])] = []
+        if r > 1 {
+            for restart in 0..<r {
                 var rng = RandomSource(seed: config.seed, stream: 0x5355_0000 &+ UInt64(restart))
                 let rowCount = max(kMax, Int((config.subsampleFraction * Double(liveRows.count)).rounded()))
                 let colCount = max(kMax, Int((config.subsampleFraction * Double(liveCols.count)).rounded()))
-                rowIndex = rng.sampleWithoutReplacement(liveRows.count, count: rowCount).map { Int32(liveRows[$0]) }
-                colIndex = rng.sampleWithoutReplacement(liveCols.count, count: colCount).map { Int32(liveCols[$0]) }
-                for i in rowIndex! { samples[restart].rows[Int(i)] = true }
-                for j in colIndex! { samples[restart].cols[Int(j)] = true }
+                let rows = rng.sampleWithoutReplacement(liveRows.count, count: rowCount).map { Int32(liveRows[$0]) }
+                let cols = rng.sampleWithoutReplacement(liveCols.count, count: colCount).map { Int32(liveCols[$0]) }
+                for i in rows { samples[restart].rows[Int(i)] = true }
+                for j in cols { samples[restart].cols[Int(j)] = true }
+                subsamples.append((rows, cols))
+            }
+        }
+        // Sums for a batch of restarts per pass (batches of 10 keep the n×batch factors small).
+        let sumBatch = 10
+        var restartRowSums: [Float] = [], restartColSums: [Double] = []
+        func computeRestartSums(_ batch: Range<Int>) {
+            let width = batch.count
+            var q = [Float](repeating: 0, count: full.cols * width)
+            var p = [Float](repeating: 0, count: full.rows * width)
+            for h in batch {
+                for j in subsamples[h].cols { q[Int(j) * width + h - batch.lowerBound] = 1 }
+                for i in subsamples[h].rows { p[Int(i) * width + h - batch.lowerBound] = 1 }
+            }
+            restartRowSums = []
+            (restartRowSums, restartColSums) = ImplicitOperator(matrix: full).products(q, width: width, transposed: p, width: width)
+        }
+        for restart in 0..<r {
+            let restartSeed = config.seed &+ UInt64(restart) &* 0x9E37_79B9
+            let rowIndex: [Int32]? = r > 1 ? subsamples[restart].rows : nil
+            let colIndex: [Int32]? = r > 1 ? subsamples[restart].cols : nil
+            if r > 1 && algorithm == .spectralCoclustering && restart % sumBatch == 0 {
+                computeRestartSums(restart..<min(r, restart + sumBatch))
             }
             let sub = Submatrix(source: matrix, transform: config.transform, rowIndex: rowIndex, colIndex: colIndex)
             var rowLabels: [[Int32]], colLabels: [[Int32]]
@@ -118,19 +147,28 @@ public struct Biclusterer: Sendable {
                         }
                         warm = (vectors, w)
                     }
+                    var sums: (rows: [Double], cols: [Double])?
+                    if let rowIndex, let colIndex, !restartRowSums.isEmpty {
+                        let width = min(r, restart - restart % sumBatch + sumBatch) - (restart - restart % sumBatch)
+                        let h = restart % sumBatch
+                        sums = (rowIndex.map { Double(restartRowSums[Int($0) * width + h]) },
+                                colIndex.map { restartColSums[Int($0) * width + h] })
+                    }
                     let fit = SpectralCoclusteringFit(matrix: sub, ks: ks, embedding: config.embedding,
-                                                      initializations: config.initializations, seed: restartSeed, warmStart: warm)
+                                                      initializations: config.restartInitializations, seed: restartSeed,
+                                                      warmStart: warm, sums: sums)
                     (rowLabels, colLabels) = (fit.rowLabels, fit.colLabels)
                 }
             case .spectralBiclustering:
                 let fit = SpectralBiclusteringFit(
                     matrix: sub, ks: ks, normalization: config.checkerboardNormalization, components: config.components,
-                    bestComponents: config.bestComponents, initializations: config.initializations, seed: restartSeed)
+                    bestComponents: config.bestComponents,
+                    initializations: r == 1 ? config.initializations : config.restartInitializations, seed: restartSeed)
                 (rowLabels, colLabels) = (fit.rowLabels, fit.colLabels)
             }
             for index in ks.indices {
-                for (p, l) in rowLabels[index].enumerated() { runs[index][restart].rows[rowIndex.map { Int($0[p]) } ?? p] = l }
-                for (p, l) in colLabels[index].enumerated() { runs[index][restart].cols[colIndex.map { Int($0[p]) } ?? p] = l }
+                for (p, l) in rowLabels[index].enumerated() { runs[index][restart].rows[rowIndex.map { Int($0[p]) } ?? p] = Int16(l) }
+                for (p, l) in colLabels[index].enumerated() { runs[index][restart].cols[colIndex.map { Int($0[p]) } ?? p] = Int16(l) }
             }
         }
 
@@ -138,7 +176,8 @@ public struct Biclusterer: Sendable {
         var stats: [KStability] = []
         var pairwiseByK: [[[Double]]] = []
         for (index, k) in ks.enumerated() {
-            let pairwise = pairwiseConsensus(runs: runs[index], samples: samples, k: k, algorithm: algorithm)
+            let expanded = runs[index].map(\.expanded)
+            let pairwise = pairwiseConsensus(runs: expanded, samples: samples, k: k, algorithm: algorithm)
             pairwiseByK.append(pairwise)
             guard r > 1 else {
                 stats.append(KStability(k: k, pac: nil, runToRunConsensus: nil, stable: false))
@@ -147,7 +186,7 @@ public struct Biclusterer: Sendable {
             var total: Double = 0
             for a in 0..<r { for b in (a + 1)..<max(a + 1, r) { total += pairwise[a][b] } }
             let s = total / Double(r * (r - 1) / 2)
-            let pac = pairSampledPAC(runs: runs[index], pairs: config.pacPairs,
+            let pac = pairSampledPAC(runs: expanded, pairs: config.pacPairs,
                                      crossMode: algorithm == .spectralCoclustering, seed: config.seed)
             stats.append(KStability(k: k, pac: pac, runToRunConsensus: s,
                                     stable: pac <= config.pacThreshold && s >= config.consensusThreshold))
@@ -169,7 +208,7 @@ public struct Biclusterer: Sendable {
             message = r == 1 ? "fixed k = \(ks[0]), single fit on the full matrix." : "fixed k = \(ks[0])."
         }
         let chosenIndex = ks.firstIndex(of: chosen.k)!
-        let consensus = consensusBiclusters(runs: runs[chosenIndex], samples: samples, pairwise: pairwiseByK[chosenIndex],
+        let consensus = consensusBiclusters(runs: runs[chosenIndex].map(\.expanded), samples: samples, pairwise: pairwiseByK[chosenIndex],
                                             k: chosen.k, algorithm: algorithm)
         let modules = buildModules(matrix: matrix, consensus: consensus, k: chosen.k)
         let selection = KSelectionReport(

@@ -4,6 +4,14 @@ struct RestartLabels: Sendable {
     var cols: [Int32]
 }
 
+/// `RestartLabels` stored as int16 while all restarts are kept (halves the memory of `--k auto`).
+struct CompactLabels: Sendable {
+    var rows: [Int16]
+    var cols: [Int16]
+
+    var expanded: RestartLabels { RestartLabels(rows: rows.map(Int32.init), cols: cols.map(Int32.init)) }
+}
+
 /// Which elements one restart sampled.
 struct RestartSample: Sendable {
     var rows: [Bool]

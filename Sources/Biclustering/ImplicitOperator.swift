@@ -98,6 +98,46 @@ struct ImplicitOperator: Sendable {
         return (y, w)
     }
 
+    /// Y = M Q (rows×bq) and W = Mᵀ P (cols×bp) for unrelated Q and P, in one pass over A (no low-rank terms).
+    /// With indicator matrices this gives the row and column sums of every restart's subsample at once.
+    func products(_ q: [Float], width bq: Int, transposed p: [Float], width bp: Int) -> (y: [Float], w: [Double]) {
+        precondition(lowRank.isEmpty && q.count == cols * bq && p.count == rows * bp)
+        var y = [Float](repeating: 0, count: rows * bq)
+        let groups = matrix.rowGroups
+        let cols = self.cols, matrix = self.matrix
+        let rowScale = self.rowScale, colScale = self.colScale, logShift = self.logShift
+        var partials: [[Float]] = []
+        q.withUnsafeBufferPointer { qb in
+            p.withUnsafeBufferPointer { pb in
+                y.withUnsafeMutableBufferPointer { yb in
+                    let shared = SharedPointers(q: qb.baseAddress!, y: yb.baseAddress!)
+                    let pShared = SharedPointers(q: pb.baseAddress!, y: yb.baseAddress!)
+                    withSingleThreadedBLAS {
+                        partials = parallelMap(groups.count) { g -> [Float] in
+                            var wf = [Float](repeating: 0, count: cols * bp)
+                            wf.withUnsafeMutableBufferPointer { wb in
+                                matrix.forEachBlock(rowScale: rowScale, colScale: colScale, logShift: logShift,
+                                                    rowRange: groups[g]) { start, count, buffer in
+                                    BLAS.gemm(
+                                        transposeA: false, transposeB: false, m: count, n: bq, k: cols,
+                                        a: buffer, lda: cols, b: shared.q, ldb: bq, beta: 0, c: shared.y + start * bq, ldc: bq)
+                                    BLAS.gemm(
+                                        transposeA: true, transposeB: false, m: cols, n: bp, k: count,
+                                        a: buffer, lda: cols, b: pShared.q + start * bp, ldb: bp, beta: 1,
+                                        c: wb.baseAddress!, ldc: bp)
+                                }
+                            }
+                            return wf
+                        }
+                    }
+                }
+            }
+        }
+        var w = [Double](repeating: 0, count: cols * bp)
+        for part in partials { for e in 0..<w.count { w[e] += Double(part[e]) } }
+        return (y, w)
+    }
+
     /// W = Mᵀ P (cols×b) for P rows×b, in one pass over A.
     func applyTransposed(_ p: [Float], width b: Int) -> [Double] {
         precondition(p.count == rows * b)

@@ -132,7 +132,7 @@ private func kMeansPlusPlus(_ z: UnsafeBufferPointer<Double>, n fullCount: Int, 
 /// Lloyd's iterations with Hamerly's bounds (Hamerly 2010, "Making k-means even faster", SDM): an upper bound on
 /// each point's distance to its centre and a lower bound on the distance to the second closest let most points
 /// skip the distance computations once centres move little. The result is exactly Lloyd's (up to exact ties);
-/// the inertia is recomputed exactly at the end. Empty clusters take the points with the largest (bounded)
+/// the inertia is summed exactly at the end. Empty clusters take the points with the largest (bounded)
 /// distance to their centre, as sklearn's relocation.
 private func lloyd(_ z: UnsafeBufferPointer<Double>, n: Int, d: Int, k: Int, maxIterations: Int, tolAbs: Double,
                    rng: inout RandomSource) -> KMeansResult {
@@ -263,6 +263,10 @@ private func lloyd(_ z: UnsafeBufferPointer<Double>, n: Int, d: Int, k: Int, max
         }
         if !changed || shift <= tolAbs { break }
     }
-    let (_, inertia) = assign()
+    // Labels are exact for the final centres (Hamerly's bounds are exact); the inertia is summed exactly.
+    var inertia: Double = 0
+    centers.withUnsafeBufferPointer { cb in
+        for i in 0..<n { inertia += squaredDistance(p + i * d, cb.baseAddress! + Int(labels[i]) * d, d) }
+    }
     return KMeansResult(labels: labels, centers: centers, inertia: inertia)
 }

@@ -40,6 +40,10 @@ struct Submatrix: Sendable {
         defer { buffer.deallocate() }
         let m = source.cols
         let range = rowRange ?? 0..<rows
+        let colScaleCopy = colScale.map { UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, $0.count)) }
+        defer { colScaleCopy?.deallocate() }
+        if let colScale, let colScaleCopy { for j in 0..<colScale.count { colScaleCopy[j] = colScale[j] } }
+        let colScalePointer = colScaleCopy.map { UnsafePointer($0) }
         var start = range.lowerBound
         colIndex.withOptionalBuffer { colBuffer in
             while start < range.upperBound {
@@ -47,11 +51,17 @@ struct Submatrix: Sendable {
                 for i in 0..<count {
                     let src = rowIndex.map { Int($0[start + i]) } ?? (start + i)
                     let out = buffer + i * cols
+                    let r = rowScale.map { $0[start + i] } ?? 1
+                    if logShift == nil, let colScalePointer {
+                        // Transform, gather and scale in one loop (the products' hot path).
+                        transform.fillScaled(row: source.base + src * m, sourceColumns: m, columns: colBuffer,
+                                             scale: colScalePointer, rowFactor: r, into: out, count: cols)
+                        continue
+                    }
                     transform.fill(row: source.base + src * m, sourceColumns: m, columns: colBuffer, into: out)
                     if let logShift { for j in 0..<cols { out[j] = Foundation.log(out[j] + logShift) } }
-                    let r = rowScale.map { $0[start + i] } ?? 1
-                    if let colScale {
-                        colScale.withUnsafeBufferPointer { c in for j in 0..<cols { out[j] *= c[j] * r } }
+                    if let colScalePointer {
+                        for j in 0..<cols { out[j] *= colScalePointer[j] * r }
                     } else if rowScale != nil {
                         for j in 0..<cols { out[j] *= r }
                     }

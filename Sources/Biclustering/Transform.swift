@@ -62,4 +62,27 @@ public enum Transform: String, Sendable, CaseIterable, Codable {
             }
         }
     }
+
+    /// `out[k] = F[row, t_k] · scale[k] · rowFactor` for the gathered columns t_k (all columns when nil).
+    @inlinable public func fillScaled(
+        row: UnsafePointer<Float>, sourceColumns m: Int, columns: UnsafeBufferPointer<Int32>?,
+        scale: UnsafePointer<Float>, rowFactor r: Float, into out: UnsafeMutablePointer<Float>, count: Int
+    ) {
+        guard let columns else {
+            fill(row: row, sourceColumns: m, columns: nil, into: out)
+            for k in 0..<count { out[k] *= scale[k] * r }
+            return
+        }
+        let index = columns.baseAddress!
+        switch self {
+        case .abs: for k in 0..<count { out[k] = Swift.abs(row[Int(index[k])]) * scale[k] * r }
+        case .positive: for k in 0..<count { out[k] = Swift.max(row[Int(index[k])], 0) * scale[k] * r }
+        case .negative: for k in 0..<count { out[k] = Swift.max(-row[Int(index[k])], 0) * scale[k] * r }
+        case .signedSplit:
+            for k in 0..<count {
+                let t = Int(index[k])
+                out[k] = (t < m ? Swift.max(row[t], 0) : Swift.max(-row[t - m], 0)) * scale[k] * r
+            }
+        }
+    }
 }

@@ -15,6 +15,9 @@ struct AnalysisOptions: ParsableArguments {
     @Option(name: .customLong("n-init"), help: "k-means initialisations per fit.")
     var nInit = 10
 
+    @Option(name: .customLong("restart-n-init"), help: "k-means initialisations in each subsampled restart.")
+    var restartNInit = 3
+
     @Option(help: "Matrix transform before biclustering: abs, positive, negative or signed-split.")
     var transform = "abs"
 
@@ -36,6 +39,7 @@ struct AnalysisOptions: ParsableArguments {
         settings.kRange = kRange
         settings.restarts = restarts
         settings.nInit = nInit
+        settings.restartNInit = restartNInit
         settings.transform = transform
         settings.algorithm = algorithm
         settings.embedding = embedding

@@ -37,8 +37,11 @@ struct BiclusterCommand: ParsableCommand {
     @Option(help: "Restarts (each on 80% of rows and columns) for the consensus; 1 = one fit on the full matrix.")
     var restarts: Int = 20
 
-    @Option(name: .customLong("n-init"), help: "k-means initialisations per fit.")
+    @Option(name: .customLong("n-init"), help: "k-means initialisations of a fit on the full matrix (--restarts 1).")
     var nInit: Int = 10
+
+    @Option(name: .customLong("restart-n-init"), help: "k-means initialisations in each subsampled restart (--restarts > 1).")
+    var restartNInit: Int = 3
 
     @Option(name: .customLong("k-range"), help: "Candidate k for --k auto, as LOW..HIGH.")
     var kRange: String = "2..20"
@@ -70,6 +73,7 @@ struct BiclusterCommand: ParsableCommand {
         settings.normalization = normalization
         settings.restarts = restarts
         settings.nInit = nInit
+        settings.restartNInit = restartNInit
         settings.seed = seed
         return try settings.biclusterConfig()
     }

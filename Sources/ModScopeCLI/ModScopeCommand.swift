@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ModScope
 
 @main
@@ -21,6 +22,11 @@ struct ModScopeCommand: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch {
+            // DESIGN.md: bad input or usage exits 2 (ArgumentParser's own convention is 64, EX_USAGE).
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                exit(withError: ExitCode(2))
+            }
             exit(withError: error)
         }
     }

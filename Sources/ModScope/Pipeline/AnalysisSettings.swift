@@ -13,11 +13,33 @@ public struct AnalysisSettings: Codable, Sendable, Equatable {
     public var normalization = "bistochastic"
     public var restarts = 20
     public var nInit = 10
+    /// k-means initialisations in each subsampled restart (more restarts need fewer each).
+    public var restartNInit = 3
     public var seed: UInt64 = 0
     /// The image layout of one sample for the report ([H, W] or [C, H, W]); nil = inferred from the input shape.
     public var imageShape: [Int]?
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case k, kRange, transform, algorithm, embedding, normalization, restarts, nInit, restartNInit, seed, imageShape
+    }
+
+    /// Older run folders lack fields added since: they take their defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        k = try c.decodeIfPresent(String.self, forKey: .k) ?? k
+        kRange = try c.decodeIfPresent(String.self, forKey: .kRange) ?? kRange
+        transform = try c.decodeIfPresent(String.self, forKey: .transform) ?? transform
+        algorithm = try c.decodeIfPresent(String.self, forKey: .algorithm) ?? algorithm
+        embedding = try c.decodeIfPresent(String.self, forKey: .embedding) ?? embedding
+        normalization = try c.decodeIfPresent(String.self, forKey: .normalization) ?? normalization
+        restarts = try c.decodeIfPresent(Int.self, forKey: .restarts) ?? restarts
+        nInit = try c.decodeIfPresent(Int.self, forKey: .nInit) ?? nInit
+        restartNInit = try c.decodeIfPresent(Int.self, forKey: .restartNInit) ?? restartNInit
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
+        imageShape = try c.decodeIfPresent([Int].self, forKey: .imageShape)
+    }
 
     /// The biclustering configuration; a message naming the flag and the allowed values for anything invalid.
     public func biclusterConfig() throws -> BiclusterConfig {
@@ -34,6 +56,7 @@ public struct AnalysisSettings: Codable, Sendable, Equatable {
         config.checkerboardNormalization = try parse(normalization, "normalization")
         config.restarts = restarts
         config.initializations = nInit
+        config.restartInitializations = restartNInit
         config.seed = seed
         if k == "auto" {
             let parts = kRange.components(separatedBy: "..")
