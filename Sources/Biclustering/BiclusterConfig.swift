@@ -37,6 +37,9 @@ public enum ModuleCount: Sendable, Equatable {
 
 /// Settings of `Biclusterer` (sklearn style: configuration here, fitted values in `BiclusterResult`).
 public struct BiclusterConfig: Sendable {
+    /// Called after each restart with (restarts done, restarts in all): progress for long fits. Not part of the
+    /// result; may be called from the fitting thread only.
+    public var onRestartFinished: (@Sendable (Int, Int) -> Void)?
     public var k: ModuleCount = .fixed(2)
     public var transform: Transform = .abs
     public var algorithm: BiclusterAlgorithm = .spectralCoclustering

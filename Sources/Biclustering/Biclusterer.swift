@@ -170,6 +170,7 @@ public struct Biclusterer: Sendable {
                 for (p, l) in rowLabels[index].enumerated() { runs[index][restart].rows[rowIndex.map { Int($0[p]) } ?? p] = Int16(l) }
                 for (p, l) in colLabels[index].enumerated() { runs[index][restart].cols[colIndex.map { Int($0[p]) } ?? p] = Int16(l) }
             }
+            config.onRestartFinished?(restart + 1, r)
         }
 
         // Stability of every k.

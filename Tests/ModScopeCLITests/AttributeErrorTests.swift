@@ -115,3 +115,21 @@ import Testing
         #expect(reader.shape == [1797, 64])
     }
 }
+
+/// Usage errors (a missing option, a value of the wrong type) exit 2 as DESIGN.md says, not ArgumentParser's 64.
+@Suite struct UsageErrorTests {
+    @Test func missingRequiredOptionExitsTwo() throws {
+        let result = try ModScopeBinary.run(["attribute", "--model", "model.onnx"])
+        #expect(result.status == 2)
+        #expect(result.standardError.contains("Missing"))
+    }
+
+    @Test func malformedValueExitsTwo() throws {
+        let result = try ModScopeBinary.run(["bicluster", "--matrix", "a.npy", "--k", "3", "--out", "o", "--restarts", "many"])
+        #expect(result.status == 2)
+    }
+
+    @Test func helpExitsZero() throws {
+        #expect(try ModScopeBinary.run(["run", "--help"]).status == 0)
+    }
+}

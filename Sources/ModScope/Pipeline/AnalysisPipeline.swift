@@ -84,7 +84,11 @@ public struct AnalysisPipeline {
         case .bicluster:
             log("bicluster: \(parameters.analysis.k == "auto" ? "choosing k in \(parameters.analysis.kRange)" : "k = \(parameters.analysis.k)"), \(parameters.analysis.restarts) restarts")
             let matrix = try MappedNPYFile(path: folder.matrixURL.path)
-            let result = try Biclusterer(config: parameters.analysis.biclusterConfig()).fit(matrix.view)
+            var config = try parameters.analysis.biclusterConfig()
+            let progress = StageProgress(label: "bicluster", total: config.restarts, unit: "restarts", quiet: quiet)
+            config.onRestartFinished = { _, _ in progress.advance(by: 1) }
+            let result = try Biclusterer(config: config).fit(matrix.view)
+            progress.finish()
             try result.write(to: biclusterURL)
             log("bicluster: k = \(result.k), \(result.modules.filter { $0.degenerate == nil }.count) modules (\(result.selection.message))")
         case .evaluate:
