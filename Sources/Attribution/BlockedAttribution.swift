@@ -14,8 +14,8 @@ extension AttributionConfiguration {
 
 /// Runs a `LayerAttributor` over a range of samples, block by block, spreading whole blocks over threads.
 ///
-/// OpenBLAS is pinned to one thread and parallelism comes from running different blocks at once: BLAS results
-/// depend on the thread count, block-level parallelism does not.
+/// OpenBLAS runs single-threaded (process-wide, `BLAS.ensureConfigured`) and parallelism comes from running
+/// different blocks at once: BLAS results depend on the thread count, block-level parallelism does not.
 public struct BlockedAttribution: Sendable {
     public let attributor: LayerAttributor
     public let threads: Int
@@ -49,7 +49,7 @@ public struct BlockedAttribution: Sendable {
         let blocks = stride(from: 0, to: range.count, by: blockSize).map { $0..<min($0 + blockSize, range.count) }
         let columns = attributor.neuronCount
         let results = BlockResults(count: blocks.count)
-        BLAS.setThreadCount(1)
+        BLAS.ensureConfigured()  // single-threaded BLAS; parallelism comes from blocks
         let work: @Sendable (Int) throws -> Void = { index in
             let block = blocks[index]
             let x = Tensor(shape: [block.count] + attributor.sampleShape, storage: Array(samples[(block.lowerBound * perSample)..<(block.upperBound * perSample)]))

@@ -176,9 +176,9 @@ private struct SharedPointers: @unchecked Sendable {
 /// Runs `body` with OpenBLAS pinned to one thread (restoring the previous count): the products parallelise over
 /// fixed row groups themselves, which keeps their results independent of the BLAS thread count.
 func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
-    let previous = BLAS.threadCount
-    if previous != 1 { BLAS.setThreadCount(1) }
-    defer { if previous != 1 { BLAS.setThreadCount(previous) } }
+    // BLAS is single-threaded process-wide (see `BLAS.ensureConfigured`); never toggled here, because the
+    // thread count is global and other threads may be inside BLAS calls.
+    BLAS.ensureConfigured()
     return try body()
 }
 

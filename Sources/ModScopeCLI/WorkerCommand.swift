@@ -45,7 +45,7 @@ struct WorkerCommand: ParsableCommand {
 
     @OptionGroup var security: ClientSecurityOptions
 
-    @Option(name: .long, help: "Compute threads (BLAS threads are pinned to this).")
+    @Option(name: .long, help: "Compute threads: blocks of samples run in parallel; BLAS itself runs single-threaded, so results do not depend on this.")
     var threads: Int = 1
 
     @Option(name: .long, help: "Shards held at once (one computing, the rest queued).")
@@ -64,7 +64,6 @@ struct WorkerCommand: ParsableCommand {
 
     func run() throws {
         try runtimeMain {
-            setenv("OPENBLAS_NUM_THREADS", String(threads), 1)
             var settings = WorkerSettings(endpoint: connect)
             settings.curve = try security.curve(endpoint: connect)
             settings.threads = threads

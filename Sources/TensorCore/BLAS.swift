@@ -2,19 +2,29 @@ import COpenBLAS
 
 /// Thin, typed entry points to OpenBLAS. Every matrix product in ModScope goes through here.
 public enum BLAS {
-    /// Sets the number of OpenBLAS threads for this process.
+    /// OpenBLAS is configured once per process, before its first use: single-threaded, with its thread pool
+    /// shut down.
     ///
-    /// With 1, OpenBLAS's own thread pool is shut down: its idle threads otherwise spin in `sched_yield` and take
-    /// cores from ModScope's block-parallel attribution (measured: 40% of CPU samples on the digits CNN). With
-    /// more than 1, the pool is started again if needed.
+    /// ModScope parallelises above BLAS (attribution blocks, biclustering row groups), which keeps results
+    /// independent of the thread count. The thread count is process-global state, so it is never toggled by
+    /// library code: toggling it while another thread is inside a BLAS call can deadlock, and changes the bits
+    /// of concurrent products. The pool is shut down because its idle threads spin in `sched_yield` and take the
+    /// cores (measured: 40% of CPU samples during block-parallel attribution).
+    private static let singleThreaded: Void = {
+        openblas_set_num_threads(1)
+        _ = blas_thread_shutdown_()
+    }()
+
+    /// Applies the one-time configuration (idempotent, thread-safe). Every BLAS/LAPACK entry point calls it.
+    @inline(__always)
+    public static func ensureConfigured() { _ = singleThreaded }
+
+    /// Gives OpenBLAS `count` threads for the rest of the process. Only for processes that do nothing else
+    /// concurrently, such as `modscope bench engine`; everything else runs single-threaded BLAS.
     public static func setThreadCount(_ count: Int) {
-        if count <= 1 {
-            openblas_set_num_threads(1)
-            _ = blas_thread_shutdown_()
-        } else {
-            _ = blas_thread_init()
-            openblas_set_num_threads(Int32(count))
-        }
+        ensureConfigured()
+        if count > 1 { _ = blas_thread_init() }
+        openblas_set_num_threads(Int32(max(1, count)))
     }
 
     /// The number of threads OpenBLAS will use.
@@ -30,6 +40,7 @@ public enum BLAS {
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        ensureConfigured()
         if m == 0 || n == 0 { return }
         if k == 0 {
             // BLAS leaves C scaled by beta when k == 0; do it explicitly so β = 0 clears garbage.

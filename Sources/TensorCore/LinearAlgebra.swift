@@ -9,6 +9,7 @@ public enum LinearAlgebra {
     /// - Returns: false when LAPACK reports an error (the input is then left in an unspecified state).
     @discardableResult
     public static func orthonormalizeColumns(_ a: inout [Double], rows: Int, cols: Int) -> Bool {
+        BLAS.ensureConfigured()
         precondition(a.count == rows * cols && rows >= cols, "orthonormalizeColumns: need rows ≥ cols")
         if cols == 0 { return true }
         var tau = [Double](repeating: 0, count: cols)
@@ -31,6 +32,7 @@ public enum LinearAlgebra {
     /// - Returns: eigenvalues in DESCENDING order and the matching eigenvectors as the columns of a row-major
     ///   n×n matrix, or nil when LAPACK fails to converge.
     public static func symmetricEigen(_ a: [Double], n: Int) -> (values: [Double], vectors: [Double])? {
+        BLAS.ensureConfigured()
         precondition(a.count == n * n, "symmetricEigen: matrix must be n×n")
         if n == 0 { return ([], []) }
         var work = a
@@ -61,6 +63,7 @@ public enum LinearAlgebra {
         b: UnsafePointer<Double>, ldb: Int,
         beta: Double = 0, c: UnsafeMutablePointer<Double>, ldc: Int
     ) {
+        BLAS.ensureConfigured()
         if m == 0 || n == 0 { return }
         if k == 0 {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }

@@ -27,7 +27,7 @@ public enum AttributionJobKind {
     /// parallelism keeps results independent of the thread count).
     public static func register() {
         RuntimeHooks.shared.configureComputeThread = { threads in
-            BLAS.setThreadCount(1)
+            BLAS.ensureConfigured()
             ComputeThreads.shared.count = max(1, threads)
         }
         JobRegistry.shared.register(JobKind(
