@@ -280,7 +280,7 @@ public struct CoordinatorCore {
         case .result(let index, let count, let offset, let total, let totalCRC, let bytes):
             receiveChunk(
                 peer: peer, shard: m.header.shardIndex, attempt: Int(m.header.attempt), index: index, count: count,
-                offset: offset, total: total, totalCRC: totalCRC, bytes: bytes, now: now, &out)
+                offset: offset, total: total, totalCRC: totalCRC, bytes: bytes, bodyCRC: m.bodyCRC, now: now, &out)
         case .fail(let cls, let row, let text):
             guard let s = m.header.shardIndex, worker.held[s] == Int(m.header.attempt) else { return }
             out.append(.log("shard \(s) failed on \(worker.name) (\(cls), row \(row)): \(text)"))
@@ -307,7 +307,7 @@ public struct CoordinatorCore {
 
     private mutating func receiveChunk(
         peer: PeerID, shard: Int?, attempt: Int, index: UInt32, count: UInt32, offset: UInt64, total: UInt64,
-        totalCRC: UInt32, bytes: [UInt8], now: Double, _ out: inout [CoordinatorAction]
+        totalCRC: UInt32, bytes: [UInt8], bodyCRC: UInt32?, now: Double, _ out: inout [CoordinatorAction]
     ) {
         guard let worker = workers[peer] else { return }
         let inc = worker.incarnation
@@ -339,7 +339,8 @@ public struct CoordinatorCore {
             problem = "non-finite values in the result"
         }
         if problem == nil {
-            partial.crc = CRC32C.checksum(bytes, continuing: partial.crc)
+            // The decoder already computed the chunk's CRC: extend the running CRC without another pass.
+            partial.crc = CRC32C.combine(partial.crc, bodyCRC ?? CRC32C.checksum(bytes), lengthB: bytes.count)
             partial.bytes += UInt64(bytes.count)
             partial.nextChunk += 1
             if index + 1 == count, partial.bytes != total || partial.crc != totalCRC {

@@ -91,12 +91,12 @@ public final class WorkerClient: @unchecked Sendable {
             var handshakeFailures = 0
             var lastAnnounced: Int?
 
-            func send(_ type: MessageType, _ body: WireBody, shard: Int? = nil, attempt: Int = 0) throws {
+            func send(_ type: MessageType, _ body: WireBody, shard: Int? = nil, attempt: Int = 0, bodyCRC: UInt32? = nil) throws {
                 let m = WireMessage(
                     header: WireHeader(type: type, runId: runId, epoch: epoch, shard: shard.map { UInt32($0) } ?? WireProtocol.noShard,
                         incarnation: incarnation, attempt: UInt32(attempt)),
                     body: body)
-                _ = try socket.send(WireCodec.encode(m), dontWait: true)
+                _ = try socket.send(WireCodec.encode(m, bodyCRC: bodyCRC), dontWait: true)
                 lastSent = monotonicNow()
             }
             func pump() throws {
@@ -110,7 +110,7 @@ public final class WorkerClient: @unchecked Sendable {
                             chunkIndex: UInt32(o.nextChunk), chunkCount: UInt32(o.chunkCount), byteOffset: UInt64(start),
                             totalBytes: UInt64(o.bytes.count), totalCRC: o.crc,
                             bytes: o.chunkCount == 1 ? o.bytes : Array(o.bytes[start..<end])),
-                            shard: o.shard, attempt: o.attempt)
+                            shard: o.shard, attempt: o.attempt, bodyCRC: o.chunkCount == 1 ? o.crc : nil)
                         outgoing[i].nextChunk += 1
                         outgoing[i].unacked += 1
                     }

@@ -45,6 +45,10 @@ import Testing
         let whole = CRC32C.checksum(data)
         let split = CRC32C.checksum(Array(data[300...]), continuing: CRC32C.checksum(Array(data[..<300])))
         #expect(whole == split)
+        for cut in [0, 1, 7, 8, 300, 999, 1000] {
+            let a = Array(data[..<cut]), b = Array(data[cut...])
+            #expect(CRC32C.combine(CRC32C.checksum(a), CRC32C.checksum(b), lengthB: b.count) == whole)
+        }
     }
 
     @Test func everyMessageTypeRoundTrips() throws {
