@@ -90,14 +90,19 @@ public final class WorkerClient: @unchecked Sendable {
             var lastHeard = monotonicNow(), lastSent = 0.0, lastParentCheck = 0.0
             var handshakeFailures = 0
             var lastAnnounced: Int?
+            var sessionBroken = false
 
             func send(_ type: MessageType, _ body: WireBody, shard: Int? = nil, attempt: Int = 0, bodyCRC: UInt32? = nil) throws {
                 let m = WireMessage(
                     header: WireHeader(type: type, runId: runId, epoch: epoch, shard: shard.map { UInt32($0) } ?? WireProtocol.noShard,
                         incarnation: incarnation, attempt: UInt32(attempt)),
                     body: body)
-                _ = try socket.send(WireCodec.encode(m, bodyCRC: bodyCRC), dontWait: true)
-                lastSent = monotonicNow()
+                if try socket.send(WireCodec.encode(m, bodyCRC: bodyCRC), dontWait: true) {
+                    lastSent = monotonicNow()
+                } else if type == .result {
+                    // A lost chunk would leave the coordinator waiting forever: start a clean session instead.
+                    sessionBroken = true
+                }
             }
             func pump() throws {
                 // Send chunks of the oldest unfinished result within the chunk credit.
@@ -242,6 +247,10 @@ public final class WorkerClient: @unchecked Sendable {
                             log("coordinator sent a worker-to-coordinator message (\(m.header.type)); ignored")
                         }
                     }
+                }
+                if sessionBroken {
+                    log("could not queue a result chunk for the coordinator; reconnecting")
+                    continue connectionLoop
                 }
                 let p = engine.progress()
                 if welcomed && (now - lastSent >= heartbeat || p.shard != lastAnnounced) {
