@@ -62,6 +62,7 @@ public final class WorkerClient: @unchecked Sendable {
         var backoff = Self.backoffInitial
         let startedAt = monotonicNow()
         var everWelcomed = false
+        var modelMismatches = 0
         let log = settings.onLog
 
         connectionLoop: while true {
@@ -208,6 +209,16 @@ public final class WorkerClient: @unchecked Sendable {
                             guard let hash = job?.modelHash, offset == UInt64(modelBuffer.count) else { break }
                             modelBuffer.append(contentsOf: bytes)
                             if UInt64(modelBuffer.count) >= total {
+                                guard SHA256.hex(modelBuffer) == hash else {
+                                    modelMismatches += 1
+                                    if modelMismatches >= 3 {
+                                        throw RuntimeTransportError("the coordinator's model bytes do not match the model hash \(hash) (3 tries); the model file changed during the run — start a new run")
+                                    }
+                                    log("the model received does not match its sha256 \(hash); asking again")
+                                    modelBuffer = Data()
+                                    try send(.modelRequest, .modelRequest(offset: 0, hash: hash))
+                                    break
+                                }
                                 modelCache[hash] = modelBuffer
                                 modelBuffer = Data()
                                 modelReady()

@@ -37,7 +37,7 @@ struct ZeroSamples: SampleSource {
             name: "model-echo", makeComputer: { _ in ModelEchoComputer() },
             makeSampleSource: { job in ZeroSamples(elements: job.sampleElementsPerRow) }, loadModel: { _ in model }))
         let job = JobSpec(
-            kind: "model-echo", parameters: Data("{}".utf8), modelHash: String(repeating: "ab", count: 32), rowCount: 64,
+            kind: "model-echo", parameters: Data("{}".utf8), modelHash: SHA256.hex(model), rowCount: 64,
             sampleElementsPerRow: 2, columns: 16, shardSize: 4)
         let folder = RunFolder(path: "/tmp/msmt-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: folder.url) }
