@@ -78,6 +78,8 @@ public struct CoordinatorCore {
         var peer: PeerID
         var incarnation: UInt64
         var name: String
+        /// "host:pid" of the worker process (stable across its reconnections).
+        var process: String
         var credit: Int
         var held: [Int: Int] = [:]  // shard → attempt
         var computing: Int?
@@ -105,6 +107,9 @@ public struct CoordinatorCore {
     private var retryQueue: [Int] = []
     private var workers: [PeerID: Worker] = [:]
     private var durations: [Double] = []
+    /// Shards blamed for the death of a worker process ("host:pid"). If that process says HELLO again it was
+    /// paused or cut off, not killed by the shard, so the blame is withdrawn (a SIGSTOP is not a poison sign).
+    private var blamedBy: [String: [Int]] = [:]
     private var finishedEmitted = false
     private var startTime: Double?
     private var commitLog: [(time: Double, rows: Int)] = []
@@ -227,9 +232,14 @@ public struct CoordinatorCore {
             return
         case .hello(let credit, let threads, let pid, let host):
             if workers[peer] != nil { dropWorker(peer, blame: false, now: now, &out) }
-            let name = "\(host):\(pid)#\(String(inc, radix: 16).prefix(8))"
+            let process = "\(host):\(pid)"
+            let name = "\(process)#\(String(inc, radix: 16).prefix(8))"
+            for s in blamedBy.removeValue(forKey: process) ?? [] where shards[s].status != .poisoned && shards[s].deaths > 0 {
+                shards[s].deaths -= 1
+                out.append(.log("worker process \(process) is back: shard \(s) is no longer blamed for its loss"))
+            }
             workers[peer] = Worker(
-                peer: peer, incarnation: inc, name: name, credit: Int(credit), lastProgressAt: now, lastSeen: now,
+                peer: peer, incarnation: inc, name: name, process: process, credit: Int(credit), lastProgressAt: now, lastSeen: now,
                 lastSent: now)
             out.append(.log("worker \(name) joined (credit \(credit), \(threads) threads)"))
             let welcome = WireMessage(
@@ -434,6 +444,7 @@ public struct CoordinatorCore {
             if s == blamed {
                 shards[s].deaths += 1
                 shards[s].lastFailedBy = w.incarnation
+                blamedBy[w.process, default: []].append(s)
             }
             copyEnded(s, reason: s == blamed ? "worker died" : "worker left", now: now, &out)
         }
