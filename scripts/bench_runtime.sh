@@ -35,4 +35,4 @@ PY
 echo "modscope runtime benchmark — $(nproc) cores, run folder in $base, worker credit $credit, $(date -u +%FT%TZ)"
 bench small-shards    50000    16    1 2   # per-message overhead: tiny results
 bench medium-shards  100000   256   16 2
-bench large-results    4096 65536   16 2   # 4 MiB results: bandwidth (chunks, CRC, pwrite, fdatasync)
+bench large-results    8192 65536   16 2   # 4 MiB results: bandwidth (chunks, CRC, pwrite, fdatasync)

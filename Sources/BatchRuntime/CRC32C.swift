@@ -46,6 +46,43 @@ public enum CRC32C {
         return ~crc
     }
 
+    /// The CRC of `a ‖ b` from `crcA = checksum(a)`, `crcB = checksum(b)` and `b.count` (zlib's crc32_combine,
+    /// GF(2) matrix squaring: O(log lengthB) work, no data pass). Lets a receiver check a message CRC and reuse
+    /// the body's own CRC without reading the body twice.
+    public static func combine(_ crcA: UInt32, _ crcB: UInt32, lengthB: Int) -> UInt32 {
+        guard lengthB > 0 else { return crcA }
+        func times(_ matrix: [UInt32], _ vector: UInt32) -> UInt32 {
+            var v = vector, sum: UInt32 = 0, i = 0
+            while v != 0 {
+                if v & 1 != 0 { sum ^= matrix[i] }
+                v >>= 1
+                i += 1
+            }
+            return sum
+        }
+        func square(_ matrix: [UInt32]) -> [UInt32] { (0..<32).map { times(matrix, matrix[$0]) } }
+        var odd = [UInt32](repeating: 0, count: 32)
+        odd[0] = 0x82F6_3B78  // the operator for one zero bit
+        var row: UInt32 = 1
+        for n in 1..<32 {
+            odd[n] = row
+            row <<= 1
+        }
+        var even = square(odd)  // two zero bits
+        odd = square(even)  // four zero bits
+        var crc = crcA, length = lengthB
+        repeat {
+            even = square(odd)
+            if length & 1 != 0 { crc = times(even, crc) }
+            length >>= 1
+            if length == 0 { break }
+            odd = square(even)
+            if length & 1 != 0 { crc = times(odd, crc) }
+            length >>= 1
+        } while length != 0
+        return crc ^ crcB
+    }
+
     public static func checksum(_ data: [UInt8], continuing previous: UInt32 = 0) -> UInt32 {
         data.withUnsafeBytes { checksum($0, continuing: previous) }
     }

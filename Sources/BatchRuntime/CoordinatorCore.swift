@@ -78,6 +78,8 @@ public struct CoordinatorCore {
         var peer: PeerID
         var incarnation: UInt64
         var name: String
+        /// "host:pid" of the worker process (stable across its reconnections).
+        var process: String
         var credit: Int
         var held: [Int: Int] = [:]  // shard → attempt
         var computing: Int?
@@ -105,6 +107,9 @@ public struct CoordinatorCore {
     private var retryQueue: [Int] = []
     private var workers: [PeerID: Worker] = [:]
     private var durations: [Double] = []
+    /// Shards blamed for the death of a worker process ("host:pid"). If that process says HELLO again it was
+    /// paused or cut off, not killed by the shard, so the blame is withdrawn (a SIGSTOP is not a poison sign).
+    private var blamedBy: [String: [Int]] = [:]
     private var finishedEmitted = false
     private var startTime: Double?
     private var commitLog: [(time: Double, rows: Int)] = []
@@ -227,9 +232,14 @@ public struct CoordinatorCore {
             return
         case .hello(let credit, let threads, let pid, let host):
             if workers[peer] != nil { dropWorker(peer, blame: false, now: now, &out) }
-            let name = "\(host):\(pid)#\(String(inc, radix: 16).prefix(8))"
+            let process = "\(host):\(pid)"
+            let name = "\(process)#\(String(inc, radix: 16).prefix(8))"
+            for s in blamedBy.removeValue(forKey: process) ?? [] where shards[s].status != .poisoned && shards[s].deaths > 0 {
+                shards[s].deaths -= 1
+                out.append(.log("worker process \(process) is back: shard \(s) is no longer blamed for its loss"))
+            }
             workers[peer] = Worker(
-                peer: peer, incarnation: inc, name: name, credit: Int(credit), lastProgressAt: now, lastSeen: now,
+                peer: peer, incarnation: inc, name: name, process: process, credit: Int(credit), lastProgressAt: now, lastSeen: now,
                 lastSent: now)
             out.append(.log("worker \(name) joined (credit \(credit), \(threads) threads)"))
             let welcome = WireMessage(
@@ -280,7 +290,7 @@ public struct CoordinatorCore {
         case .result(let index, let count, let offset, let total, let totalCRC, let bytes):
             receiveChunk(
                 peer: peer, shard: m.header.shardIndex, attempt: Int(m.header.attempt), index: index, count: count,
-                offset: offset, total: total, totalCRC: totalCRC, bytes: bytes, now: now, &out)
+                offset: offset, total: total, totalCRC: totalCRC, bytes: bytes, bodyCRC: m.bodyCRC, now: now, &out)
         case .fail(let cls, let row, let text):
             guard let s = m.header.shardIndex, worker.held[s] == Int(m.header.attempt) else { return }
             out.append(.log("shard \(s) failed on \(worker.name) (\(cls), row \(row)): \(text)"))
@@ -307,7 +317,7 @@ public struct CoordinatorCore {
 
     private mutating func receiveChunk(
         peer: PeerID, shard: Int?, attempt: Int, index: UInt32, count: UInt32, offset: UInt64, total: UInt64,
-        totalCRC: UInt32, bytes: [UInt8], now: Double, _ out: inout [CoordinatorAction]
+        totalCRC: UInt32, bytes: [UInt8], bodyCRC: UInt32?, now: Double, _ out: inout [CoordinatorAction]
     ) {
         guard let worker = workers[peer] else { return }
         let inc = worker.incarnation
@@ -339,7 +349,8 @@ public struct CoordinatorCore {
             problem = "non-finite values in the result"
         }
         if problem == nil {
-            partial.crc = CRC32C.checksum(bytes, continuing: partial.crc)
+            // The decoder already computed the chunk's CRC: extend the running CRC without another pass.
+            partial.crc = CRC32C.combine(partial.crc, bodyCRC ?? CRC32C.checksum(bytes), lengthB: bytes.count)
             partial.bytes += UInt64(bytes.count)
             partial.nextChunk += 1
             if index + 1 == count, partial.bytes != total || partial.crc != totalCRC {
@@ -433,6 +444,7 @@ public struct CoordinatorCore {
             if s == blamed {
                 shards[s].deaths += 1
                 shards[s].lastFailedBy = w.incarnation
+                blamedBy[w.process, default: []].append(s)
             }
             copyEnded(s, reason: s == blamed ? "worker died" : "worker left", now: now, &out)
         }

@@ -6,7 +6,8 @@
 /// (the transport bounds those with ZMQ_MAXMSGSIZE).
 public enum WireCodec {
     /// Encodes a message as [header, fields, body].
-    public static func encode(_ message: WireMessage) -> [[UInt8]] {
+    /// - Parameter bodyCRC: the body's CRC-32C when the caller already has it (skips one pass over the body).
+    public static func encode(_ message: WireMessage, bodyCRC: UInt32? = nil) -> [[UInt8]] {
         var fields = LittleEndianWriter(capacity: 32)
         var body: [UInt8] = []
         switch message.body {
@@ -58,10 +59,8 @@ public enum WireCodec {
         header.u32(h.attempt)
         header.u32(h.seq)
         header.u32(UInt32(fields.bytes.count + body.count))
-        var crc = CRC32C.checksum(header.bytes)
-        crc = CRC32C.checksum(fields.bytes, continuing: crc)
-        crc = CRC32C.checksum(body, continuing: crc)
-        header.u32(crc)
+        let prefix = CRC32C.checksum(fields.bytes, continuing: CRC32C.checksum(header.bytes))
+        header.u32(CRC32C.combine(prefix, bodyCRC ?? CRC32C.checksum(body), lengthB: body.count))
         return [header.bytes, fields.bytes, body]
     }
 
@@ -95,10 +94,11 @@ public enum WireCodec {
         guard Int(payloadLength) == fieldsBytes.count + body.count else {
             throw RuntimeError("payload length \(payloadLength) does not match the frames (\(fieldsBytes.count + body.count))")
         }
-        var computed = CRC32C.checksum(Array(headerBytes[0..<44]))
-        computed = CRC32C.checksum(fieldsBytes, continuing: computed)
-        computed = CRC32C.checksum(body, continuing: computed)
-        guard computed == crc else { throw RuntimeError("checksum mismatch (corrupted message)") }
+        let prefix = CRC32C.checksum(fieldsBytes, continuing: CRC32C.checksum(Array(headerBytes[0..<44])))
+        let bodyCRC = CRC32C.checksum(body)
+        guard CRC32C.combine(prefix, bodyCRC, lengthB: body.count) == crc else {
+            throw RuntimeError("checksum mismatch (corrupted message)")
+        }
         guard fieldsBytes.count == type.fieldsSize else {
             throw RuntimeError("\(type) fields are \(fieldsBytes.count) bytes, expected \(type.fieldsSize)")
         }
@@ -107,7 +107,9 @@ public enum WireCodec {
             type: type, runId: runId, epoch: epoch, shard: shard, incarnation: incarnation, attempt: attempt, seq: seq)
         var h = header
         h.flags = flags
-        return WireMessage(header: h, body: try decodeBody(type, &f, body))
+        var message = WireMessage(header: h, body: try decodeBody(type, &f, body))
+        message.bodyCRC = bodyCRC
+        return message
     }
 
     private static func text(_ body: [UInt8], limit: Int = WireProtocol.maxTextBytes) throws -> String {

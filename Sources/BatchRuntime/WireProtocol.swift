@@ -133,8 +133,14 @@ public enum WireBody: Sendable, Equatable {
 public struct WireMessage: Sendable, Equatable {
     public var header: WireHeader
     public var body: WireBody
+    /// CRC-32C of the body frame alone, set by the decoder (which computes it anyway), so a receiver can check
+    /// a result's whole-result CRC without a second pass. Not part of equality.
+    public var bodyCRC: UInt32?
+
     public init(header: WireHeader, body: WireBody) {
         self.header = header
         self.body = body
     }
+
+    public static func == (lhs: WireMessage, rhs: WireMessage) -> Bool { lhs.header == rhs.header && lhs.body == rhs.body }
 }

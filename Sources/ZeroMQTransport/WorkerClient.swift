@@ -66,6 +66,7 @@ public final class WorkerClient: @unchecked Sendable {
         var backoff = Self.backoffInitial
         let startedAt = monotonicNow()
         var everWelcomed = false
+        var modelMismatches = 0
         let log = settings.onLog
         var outgoing: [Outgoing] = []
         /// The run each compute generation worked for, so results finished after a reconnect keep their run.
@@ -100,14 +101,19 @@ public final class WorkerClient: @unchecked Sendable {
             var lastHeard = monotonicNow(), lastSent = 0.0, lastParentCheck = 0.0
             var handshakeFailures = 0
             var lastAnnounced: Int?
+            var sessionBroken = false
 
-            func send(_ type: MessageType, _ body: WireBody, shard: Int? = nil, attempt: Int = 0) throws {
+            func send(_ type: MessageType, _ body: WireBody, shard: Int? = nil, attempt: Int = 0, bodyCRC: UInt32? = nil) throws {
                 let m = WireMessage(
                     header: WireHeader(type: type, runId: runId, epoch: epoch, shard: shard.map { UInt32($0) } ?? WireProtocol.noShard,
                         incarnation: incarnation, attempt: UInt32(attempt)),
                     body: body)
-                _ = try socket.send(WireCodec.encode(m), dontWait: true)
-                lastSent = monotonicNow()
+                if try socket.send(WireCodec.encode(m, bodyCRC: bodyCRC), dontWait: true) {
+                    lastSent = monotonicNow()
+                } else if type == .result {
+                    // A lost chunk would leave the coordinator waiting forever: start a clean session instead.
+                    sessionBroken = true
+                }
             }
             func pump() throws {
                 // Send chunks of the oldest unfinished result within the chunk credit (only once welcomed).
@@ -121,7 +127,7 @@ public final class WorkerClient: @unchecked Sendable {
                             chunkIndex: UInt32(o.nextChunk), chunkCount: UInt32(o.chunkCount), byteOffset: UInt64(start),
                             totalBytes: UInt64(o.bytes.count), totalCRC: o.crc,
                             bytes: o.chunkCount == 1 ? o.bytes : Array(o.bytes[start..<end])),
-                            shard: o.shard, attempt: o.attempt)
+                            shard: o.shard, attempt: o.attempt, bodyCRC: o.chunkCount == 1 ? o.crc : nil)
                         outgoing[i].nextChunk += 1
                         outgoing[i].unacked += 1
                     }
@@ -226,6 +232,16 @@ public final class WorkerClient: @unchecked Sendable {
                             guard let hash = job?.modelHash, offset == UInt64(modelBuffer.count) else { break }
                             modelBuffer.append(contentsOf: bytes)
                             if UInt64(modelBuffer.count) >= total {
+                                guard SHA256.hex(modelBuffer) == hash else {
+                                    modelMismatches += 1
+                                    if modelMismatches >= 3 {
+                                        throw RuntimeTransportError("the coordinator's model bytes do not match the model hash \(hash) (3 tries); the model file changed during the run — start a new run")
+                                    }
+                                    log("the model received does not match its sha256 \(hash); asking again")
+                                    modelBuffer = Data()
+                                    try send(.modelRequest, .modelRequest(offset: 0, hash: hash))
+                                    break
+                                }
                                 modelCache[hash] = modelBuffer
                                 modelBuffer = Data()
                                 modelReady()
@@ -265,6 +281,10 @@ public final class WorkerClient: @unchecked Sendable {
                             log("coordinator sent a worker-to-coordinator message (\(m.header.type)); ignored")
                         }
                     }
+                }
+                if sessionBroken {
+                    log("could not queue a result chunk for the coordinator; reconnecting")
+                    continue connectionLoop
                 }
                 let p = engine.progress()
                 if welcomed && (now - lastSent >= heartbeat || p.shard != lastAnnounced) {

@@ -19,8 +19,9 @@ import Testing
             body: body)
     }
 
-    func hello(_ core: inout CoordinatorCore, peer: PeerID, inc: UInt64, credit: UInt32 = 1, now: Double = 0) -> [CoordinatorAction] {
-        core.handle(.message(peer, msg(.hello(credit: credit, threads: 1, pid: 1, host: "h"), .hello, inc: inc)), now: now)
+    func hello(_ core: inout CoordinatorCore, peer: PeerID, inc: UInt64, credit: UInt32 = 1, now: Double = 0, pid: UInt32? = nil) -> [CoordinatorAction] {
+        // Each incarnation is its own process unless a pid is given.
+        core.handle(.message(peer, msg(.hello(credit: credit, threads: 1, pid: pid ?? UInt32(truncatingIfNeeded: inc), host: "h"), .hello, inc: inc)), now: now)
     }
 
     func assigns(_ actions: [CoordinatorAction]) -> [(PeerID, Int, Int)] {
@@ -135,6 +136,16 @@ import Testing
             }
         }
         #expect(finished == [0])
+    }
+
+    @Test func pausedWorkerThatComesBackIsNotBlamed() throws {
+        var core = try makeCore()
+        _ = hello(&core, peer: [1], inc: 10, pid: 500)
+        _ = core.handle(.message([1], msg(.heartbeat(rowsDone: 1, held: 1, rssBytes: 0), .heartbeat, inc: 10, shard: 0)), now: 0.5)
+        _ = core.handle(.tick, now: 6)  // SIGSTOP: lease expired, shard 0 blamed
+        #expect(core.deaths(of: 0) == 1)
+        _ = hello(&core, peer: [7], inc: 11, now: 9, pid: 500)  // SIGCONT: same process, new session
+        #expect(core.deaths(of: 0) == 0)
     }
 
     @Test func lateDuplicateIsAckedAndDropped() throws {

@@ -45,6 +45,17 @@ import Testing
         let whole = CRC32C.checksum(data)
         let split = CRC32C.checksum(Array(data[300...]), continuing: CRC32C.checksum(Array(data[..<300])))
         #expect(whole == split)
+        for cut in [0, 1, 7, 8, 300, 999, 1000] {
+            let a = Array(data[..<cut]), b = Array(data[cut...])
+            #expect(CRC32C.combine(CRC32C.checksum(a), CRC32C.checksum(b), lengthB: b.count) == whole)
+        }
+    }
+
+    @Test func sha256MatchesFIPSVectors() {
+        #expect(SHA256.hex([UInt8]()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+            == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
     }
 
     @Test func everyMessageTypeRoundTrips() throws {

@@ -21,8 +21,12 @@ public final class LocalWorkerPool: @unchecked Sendable {
     private let executable: URL
     private let logFile: FileHandle?
 
-    public init(count: Int, endpoint: String, threads: Int, credit: Int = 2, logFile: URL?, maxRespawns: Int? = nil) {
+    /// CURVE key folder for the workers (they use its worker-1 pair); nil = plaintext (ipc:// or --insecure).
+    public let keys: URL?
+
+    public init(count: Int, endpoint: String, threads: Int, credit: Int = 2, keys: URL? = nil, logFile: URL?, maxRespawns: Int? = nil) {
         self.credit = credit
+        self.keys = keys
         self.count = count
         self.endpoint = endpoint
         self.threads = threads
@@ -41,8 +45,8 @@ public final class LocalWorkerPool: @unchecked Sendable {
         let p = Process()
         p.executableURL = executable
         p.arguments = [
-            "worker", "--connect", endpoint, "--insecure", "--threads", String(threads), "--credit", String(credit), "--parent-pid", String(getpid()),
-        ]
+            "worker", "--connect", endpoint, "--threads", String(threads), "--credit", String(credit), "--parent-pid", String(getpid()),
+        ] + (keys.map { ["--keys", $0.path] } ?? ["--insecure"])
         if let logFile {
             p.standardOutput = logFile
             p.standardError = logFile

@@ -70,7 +70,7 @@ public enum RuntimeSession {
         }()
         let pool = launch.localWorkers > 0
             ? LocalWorkerPool(
-                count: launch.localWorkers, endpoint: launch.endpoint, threads: launch.workerThreads, credit: launch.workerCredit,
+                count: launch.localWorkers, endpoint: launch.endpoint, threads: launch.workerThreads, credit: launch.workerCredit, keys: launch.keys,
                 logFile: launch.folder.url.appendingPathComponent("workers.log"))
             : nil
         let log: @Sendable (String) -> Void = { line in
