@@ -27,7 +27,7 @@ struct RuntimeOptions: ParsableArguments {
     var workerThreads: Int = 1
 
     @Option(name: .long, help: "Shards each local worker holds at once (more hides round trips for tiny shards).")
-    var workerCredit: Int = 2
+    var workerCredit: Int = 4
 
     @Option(name: .long, help: "Seconds of worker silence before its leases are revoked.")
     var leaseTimeout: Double = 5

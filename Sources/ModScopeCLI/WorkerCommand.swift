@@ -49,7 +49,7 @@ struct WorkerCommand: ParsableCommand {
     var threads: Int = 1
 
     @Option(name: .long, help: "Shards held at once (one computing, the rest queued).")
-    var credit: Int = 2
+    var credit: Int = 4
 
     @Option(name: .long, help: "Exit if no coordinator welcomes this worker within this many seconds (default: keep trying).")
     var giveUpAfter: Double?

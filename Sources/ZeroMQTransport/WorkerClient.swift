@@ -10,7 +10,7 @@ public struct WorkerSettings: Sendable {
     /// Compute threads the job may use (passed to `configureComputeThread` and reported in HELLO).
     public var threads = 1
     /// Assignments held at once (one computing, the rest queued so the next starts without a round trip).
-    public var credit = 2
+    public var credit = 4
     /// Exit when this process is no longer our parent (local workers of `modscope run` die with it).
     public var parentPID: Int32?
     /// Give up when no coordinator has welcomed us for this many seconds (nil = keep trying forever).

@@ -24,7 +24,7 @@ public final class LocalWorkerPool: @unchecked Sendable {
     /// CURVE key folder for the workers (they use its worker-1 pair); nil = plaintext (ipc:// or --insecure).
     public let keys: URL?
 
-    public init(count: Int, endpoint: String, threads: Int, credit: Int = 2, keys: URL? = nil, logFile: URL?, maxRespawns: Int? = nil) {
+    public init(count: Int, endpoint: String, threads: Int, credit: Int = 4, keys: URL? = nil, logFile: URL?, maxRespawns: Int? = nil) {
         self.credit = credit
         self.keys = keys
         self.count = count

@@ -15,7 +15,7 @@ public struct RuntimeLaunch: Sendable {
     public var localWorkers = 0
     public var workerThreads = 1
     /// Assignments each local worker holds at once.
-    public var workerCredit = 2
+    public var workerCredit = 4
     public var config = CoordinatorConfig()
     public var quiet = false
 
