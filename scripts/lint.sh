@@ -61,6 +61,30 @@ render() {  # render VARIANT_NAME WORKER_FILE
 }
 render deployment worker-deployment.yaml
 render indexed-job worker-job.yaml
+# The shell scripts inside the manifests (`sh -c` containers, exec probes) are checked like files.
+step "sh -n and shellcheck: scripts embedded in cluster/kubernetes/*.yaml and docker/compose.yaml"
+python3 - "$work/embedded" <<'PY' || fail "could not extract the embedded scripts"
+import glob, os, sys, yaml
+out = sys.argv[1]; os.makedirs(out, exist_ok=True); count = 0
+def visit(node, where):
+    global count
+    if isinstance(node, dict):
+        for key in ("command", "entrypoint"):
+            cmd, args = node.get(key), node.get("args") if key == "command" else node.get("command")
+            if isinstance(cmd, list) and cmd[:2] == ["/bin/sh", "-c"]:
+                script = cmd[2] if len(cmd) > 2 else (args[0] if isinstance(args, list) else args)
+                count += 1
+                open(os.path.join(out, f"{where.replace('/', '_')}-{count}.sh"), "w").write(script)
+        for value in node.values(): visit(value, where)
+    elif isinstance(node, list):
+        for value in node: visit(value, where)
+for path in sorted(glob.glob("cluster/kubernetes/*.yaml")) + ["docker/compose.yaml"]:
+    for doc in yaml.safe_load_all(open(path)): visit(doc, path)
+if count < 3: sys.exit(f"expected the coordinator scripts and the liveness probe, found {count} embedded scripts")
+PY
+for s in "$work"/embedded/*.sh; do sh -n "$s" || fail "sh -n $s"; done
+shellcheck -s sh "$work"/embedded/*.sh || fail "shellcheck on scripts embedded in the manifests (file names say where)"
+
 mapfile -t scripts < <(find cluster scripts -type f \( -name '*.sh' -o -name '*.sbatch' \) | sort)
 step "bash -n and shellcheck: ${scripts[*]}"
 for s in "${scripts[@]}"; do bash -n "$s" || fail "bash -n $s"; done
