@@ -42,6 +42,7 @@ import Testing
         #expect(subcommands("docker/compose.yaml").isSuperset(of: ["coordinator", "resume", "worker", "keys generate"]))
         #expect(subcommands("cluster/slurm/modscope.sbatch").isSuperset(of: ["coordinator", "resume", "worker", "status", "resubmit"]))
         #expect(subcommands("cluster/slurm/worker-array.sbatch").contains("worker"))
+        #expect(subcommands("docs/operations.md").isSuperset(of: ["run", "coordinator", "worker", "status", "resume", "resubmit", "keys generate"]))
     }
 
     /// `--help` ignores other flags, so each subcommand's help is read once and every `--flag` a launcher

@@ -25,9 +25,10 @@ enum LauncherFiles {
     static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Every launcher file: the manifests, the compose file and the scripts under cluster/.
+    /// Every launcher file: the manifests, the compose file and the scripts under cluster/, plus the
+    /// operations guide, whose commands users copy.
     static func all() throws -> [String] {
-        var files = ["docker/compose.yaml"]
+        var files = ["docker/compose.yaml", "docs/operations.md"]
         let cluster = repositoryRoot.appendingPathComponent("cluster")
         guard let walker = FileManager.default.enumerator(atPath: cluster.path) else { return files }
         for case let path as String in walker where [".yaml", ".yml", ".sbatch", ".sh"].contains(where: path.hasSuffix) {
