@@ -38,3 +38,8 @@ bench: build
 
 clean:
 	rm -rf .build runs
+
+# Static checks of the launchers (Dockerfile, compose, Kubernetes manifests, Slurm and other scripts); the
+# tools are installed on first use (scripts/lint.sh says which and how).
+lint:
+	scripts/lint.sh

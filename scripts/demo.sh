@@ -10,4 +10,4 @@ rm -rf runs/demo
   --model examples/digits/mlp.onnx --data examples/digits/data.npy --labels examples/digits/labels.npy \
   --layer relu --method conductance --k 10 --image-shape 8x8 --workers 2 --out runs/demo
 echo
-echo "Open runs/demo/report.html in a browser (it is self-contained). Files: $(ls runs/demo | tr '\n' ' ')"
+echo "Open runs/demo/report.html in a browser (it is self-contained). Files: $(cd runs/demo && printf '%s ' *)"

@@ -44,6 +44,8 @@ struct KeysCommand: ParsableCommand {
         @Option(name: .long, help: "The folder to write (created if missing).") var out: String
         @Option(name: .long, help: "How many worker key pairs to create.") var workers: Int = 1
         @Flag(name: .long, help: "Overwrite existing keys.") var force = false
+        @Flag(name: .long, help: "Also write kubernetes-secrets.yaml: the Secrets modscope-coordinator-keys and modscope-worker-keys (worker-1) for `kubectl apply -n NAMESPACE -f`.")
+        var kubernetes = false
 
         func validate() throws {
             guard workers >= 1 else { throw ValidationError("--workers must be at least 1 (got \(workers)).") }
@@ -57,8 +59,30 @@ struct KeysCommand: ParsableCommand {
                 }
                 try KeyFolderGenerator.generate(at: url, workers: workers)
                 print("wrote CURVE keys for the coordinator and \(workers) worker(s) to \(out); copy worker-N.key and coordinator.pub to each worker host")
+                if kubernetes {
+                    let manifest = url.appendingPathComponent("kubernetes-secrets.yaml")
+                    try Data(try Self.kubernetesSecrets(folder: url).utf8).write(to: manifest)
+                    chmod(manifest.path, 0o600)
+                    print("wrote \(manifest.path): kubectl apply -n NAMESPACE -f it (cluster/kubernetes uses the same names)")
+                }
                 return RuntimeExitCode.ok
             }
+        }
+
+        /// Two Secrets, so each side gets only what it needs: the coordinator its secret key and the
+        /// allow-list, the workers the coordinator's public key and one worker pair (shared by all workers,
+        /// which the allow-list then names as worker-1). Same names as cluster/kubernetes/kustomization.yaml.
+        static func kubernetesSecrets(folder: URL) throws -> String {
+            func secret(_ name: String, _ files: [String]) throws -> String {
+                var text = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: \(name)\n  labels:\n    app.kubernetes.io/name: modscope\ntype: Opaque\ndata:\n"
+                for file in files {
+                    text += "  \(file): \(try Data(contentsOf: folder.appendingPathComponent(file)).base64EncodedString())\n"
+                }
+                return text
+            }
+            return "# CURVE keys from `modscope keys generate` — contains secret keys, do not commit.\n"
+                + (try secret("modscope-coordinator-keys", ["coordinator.key", "allowed_workers"])) + "---\n"
+                + (try secret("modscope-worker-keys", ["coordinator.pub", "worker-1.key"]))
         }
     }
 }
