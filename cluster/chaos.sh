@@ -24,6 +24,7 @@ work=$(mktemp -d /tmp/mschaos.XXXX)
 pids=()
 cleanup() { for p in "${pids[@]:-}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
+# shellcheck disable=SC2054  # "1536,2048" is one argument (ROWS,COLUMNS), not two array elements
 job=(--synthetic 1536,2048 --shard-size 16 --synthetic-row-ms 8)   # 96 shards × 16 rows × 2048 (12 MiB)
 flags=(--lease-timeout 3 --heartbeat 1 --quiet)
 
@@ -31,8 +32,10 @@ echo "chaos: reference run"
 "$bin" run "${job[@]}" --workers 2 --out "$work/golden" "${flags[@]}" >/dev/null
 golden=$(sha256sum < "$work/golden/matrix.npy" | cut -d' ' -f1)
 
-start_worker() {  # extra_env → pid
-  env $1 "$bin" worker --connect "ipc://$work/run/workers.ipc" >>"$work/workers.log" 2>&1 &
+start_worker() {  # extra_env (NAME=VALUE or empty) → pid
+  local extra=()
+  [ -n "$1" ] && extra=("$1")
+  env "${extra[@]}" "$bin" worker --connect "ipc://$work/run/workers.ipc" >>"$work/workers.log" 2>&1 &
   echo $!
 }
 
