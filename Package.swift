@@ -31,6 +31,10 @@ let package = Package(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
 
+        // Hardware SHA-256 (x86 SHA extensions) and CRC-32C (SSE4.2), detected at run time; BatchRuntime falls back
+        // to its portable Swift code elsewhere.
+        .target(name: "CChecksumKernels"),
+
         // NumPy .npy/.npz and CSV readers (memory-mapped, streamed) and .npy writers. Only zlib (npz inflate).
         .target(name: "ArrayFiles", dependencies: ["CZlib"], swiftSettings: swiftSettings),
         // Tensors and kernels: the only target that calls BLAS/LAPACK.
@@ -48,7 +52,7 @@ let package = Package(
         .target(name: "Biclustering", dependencies: ["TensorCore", "ArrayFiles"], swiftSettings: swiftSettings),
         // Coordinator/worker state machines, leases, journal, wire messages. No ML imports.
         .target(
-            name: "BatchRuntime", dependencies: ["ArrayFiles", .product(name: "Logging", package: "swift-log")],
+            name: "BatchRuntime", dependencies: ["ArrayFiles", "CChecksumKernels", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
         // libzmq wrapper and transport: the only target that calls libzmq.
         .target(name: "ZeroMQTransport", dependencies: ["CZeroMQ", "BatchRuntime"], swiftSettings: swiftSettings),

@@ -1,8 +1,14 @@
+import CChecksumKernels
+
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of every wire frame and journal record.
 ///
-/// Slicing-by-8 software implementation (about 1–2 GB/s), so checksumming never limits the coordinator's
+/// The SSE4.2 crc32 instruction where the CPU has it (detected at run time, `CChecksumKernels`; about 11 GB/s),
+/// else a slicing-by-8 table implementation (about 2 GB/s), so checksumming never limits the coordinator's
 /// throughput. Check value: `CRC32C.checksum("123456789")` is `0xE3069283` (same as Python's `crc32c` package).
 public enum CRC32C {
+    /// Whether the SSE4.2 instruction is used (tests compare both paths).
+    static let hardwareAvailable = modscope_crc32c_hardware_supported() == 1
+
     /// Eight 256-entry tables laid out flat: entry `t * 256 + i` is table `t`, index `i`.
     static let table: [UInt32] = {
         var table = [UInt32](repeating: 0, count: 8 * 256)
@@ -22,6 +28,15 @@ public enum CRC32C {
 
     /// The CRC of `bytes`, continuing from `previous` (the value returned for the bytes before).
     public static func checksum(_ bytes: UnsafeRawBufferPointer, continuing previous: UInt32 = 0) -> UInt32 {
+        guard bytes.count > 0, let base = bytes.baseAddress else { return previous }
+        if hardwareAvailable {
+            return ~modscope_crc32c_hardware_update(~previous, base.assumingMemoryBound(to: UInt8.self), bytes.count)
+        }
+        return portableChecksum(bytes, continuing: previous)
+    }
+
+    /// The table implementation (used when the CPU lacks SSE4.2; tests compare it with the instruction).
+    static func portableChecksum(_ bytes: UnsafeRawBufferPointer, continuing previous: UInt32 = 0) -> UInt32 {
         let count = bytes.count
         guard count > 0, let base = bytes.baseAddress else { return previous }
         let p = base.assumingMemoryBound(to: UInt8.self)

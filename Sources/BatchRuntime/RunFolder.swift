@@ -76,8 +76,7 @@ public struct RunFolder: Sendable {
         guard let data = try? Data(contentsOf: manifestURL) else {
             throw RuntimeError("\(url.path) is not a run folder (no run.json); pass the --out folder of a run")
         }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        let decoder = JSONDecoder.runFolder
         do { return try decoder.decode(RunManifest.self, from: data) } catch {
             throw RuntimeError("\(manifestURL.path) is damaged (\(error)); the run cannot be resumed")
         }
@@ -88,8 +87,27 @@ extension JSONEncoder {
     static var pretty: JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        e.dateEncodingStrategy = .iso8601
+        e.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(LogClock.timestamp(date))
+        }
         return e
+    }
+}
+
+extension JSONDecoder {
+    /// Reads the run folder's dates: ISO 8601 UTC with milliseconds (current) or whole seconds (older run folders).
+    static var runFolder: JSONDecoder {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = LogClock.parse(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an ISO 8601 date: \(text)")
+            }
+            return date
+        }
+        return d
     }
 }
 

@@ -52,9 +52,7 @@ public struct RunStatus: Codable, Sendable, Equatable {
     public func jsonData() throws -> Data { try JSONEncoder.pretty.encode(self) }
 
     public static func decode(_ data: Data) throws -> RunStatus {
-        let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
-        return try d.decode(RunStatus.self, from: data)
+        try JSONDecoder.runFolder.decode(RunStatus.self, from: data)
     }
 
     /// One human line: "shards 12/96 (3 in flight, 0 failed) · 4 workers · 410 rows/s · ETA 3s".

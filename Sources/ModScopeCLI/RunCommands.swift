@@ -45,8 +45,9 @@ struct NewRunOptions: ParsableArguments {
         let (job, summary) = try makeJob(runtime: runtime, synthetic: synthetic, attribution: attribution, analysis: analysis)
         let folder = try createRun(options: runtime, job: job, summary: summary)
         let launch = runtime.launch(folder: folder, defaultWorkers: defaultWorkers)
-        let code = try RuntimeSession.execute(launch)
-        return try finishAnalysis(code, folder: folder, quiet: runtime.quiet, workers: launch.localWorkers)
+        return try RuntimeSession.execute(launch) { code in
+            return try finishAnalysis(code, folder: folder, quiet: runtime.quiet, workers: launch.localWorkers)
+        }
     }
 }
 
@@ -104,8 +105,9 @@ struct ResumeCommand: ParsableCommand {
         try runtimeMain {
             let folder = RunFolder(path: runFolder)
             let launch = runtime.launch(folder: folder, defaultWorkers: 2)
-            let code = try RuntimeSession.execute(launch)
-            return try finishAnalysis(code, folder: folder, quiet: runtime.quiet, workers: launch.localWorkers)
+            return try RuntimeSession.execute(launch) { code in
+                try finishAnalysis(code, folder: folder, quiet: runtime.quiet, workers: launch.localWorkers)
+            }
         }
     }
 }
@@ -132,10 +134,12 @@ struct ResubmitCommand: ParsableCommand {
             let reset = try RuntimeSession.resubmit(folder: folder, shards: list)
             FileHandle.standardError.write(Data("resubmitting shard(s) \(reset)\n".utf8))
             // The matrix changes: the analysis is redone from the biclustering on.
-            let code = try RuntimeSession.execute(runtime.launch(folder: folder, defaultWorkers: 2))
-            guard code == RuntimeExitCode.ok else { return code }
-            try AnalysisPipeline(folder: folder, quiet: runtime.quiet, ablationWorkers: runtime.launch(folder: folder, defaultWorkers: 2).localWorkers).run(from: .bicluster)
-            return code
+            let launch = runtime.launch(folder: folder, defaultWorkers: 2)
+            return try RuntimeSession.execute(launch) { code in
+                guard code == RuntimeExitCode.ok else { return code }
+                try AnalysisPipeline(folder: folder, quiet: runtime.quiet, ablationWorkers: launch.localWorkers).run(from: .bicluster)
+                return code
+            }
         }
     }
 }

@@ -72,7 +72,7 @@ struct WorkerCommand: ParsableCommand {
             settings.giveUpAfter = giveUpAfter
             settings.configureComputeThread = RuntimeHooks.shared.configureComputeThread
             let pid = getpid()
-            settings.onLog = { line in FileHandle.standardError.write(Data("worker \(pid): \(line)\n".utf8)) }
+            settings.onLog = { line in FileHandle.standardError.write(Data("\(LogClock.timestamp()) worker \(pid): \(line)\n".utf8)) }
             try WorkerClient(settings: settings).run()
             return RuntimeExitCode.ok
         }

@@ -58,6 +58,22 @@ public final class CoordinatorServer: @unchecked Sendable {
         self.settings = settings
     }
 
+    private let graceLock = NSLock()
+    private var lateWorkers: LateWorkerAnswerer?
+
+    /// Blocks until the coordinator has stopped answering late workers (at most `doneGrace` seconds after `run()`
+    /// returned a complete run) and its socket is closed. Call before the process exits.
+    public func waitForLateWorkers() {
+        let answerer = graceLock.withLock { lateWorkers }
+        answerer?.wait()
+    }
+
+    static func close(router: ZMQSocket, zap: ZAPHandler?, endpoint: String) {
+        router.close()
+        zap?.stop()
+        if endpoint.hasPrefix("ipc://") { unlink(String(endpoint.dropFirst(6))) }
+    }
+
     /// Asks the loop to stop (DISCONNECT(shutdown) to workers, status "stopped"); safe from any thread.
     public func requestStop() {
         stopLock.lock()
@@ -97,10 +113,10 @@ public final class CoordinatorServer: @unchecked Sendable {
         let context = try ZMQContext()
         var zap: ZAPHandler?
         let router = try ZMQSocket(context: context, type: .router)
+        var handedOff = false
+        let endpoint = settings.endpoint
         defer {
-            router.close()
-            zap?.stop()
-            if settings.endpoint.hasPrefix("ipc://") { unlink(String(settings.endpoint.dropFirst(6))) }
+            if !handedOff { Self.close(router: router, zap: zap, endpoint: endpoint) }
         }
         if let curve = settings.curve {
             let log = settings.onLog
@@ -233,19 +249,13 @@ public final class CoordinatorServer: @unchecked Sendable {
         if finished {
             try journal.append([.runDone])
             writeStatus(now: now)
-            // Workers that connect in the last moments get DISCONNECT(done) rather than silence.
-            let until = monotonicNow() + Self.doneGrace
-            while monotonicNow() < until {
-                guard ZMQPoll.readable([router], timeoutMs: 50)[0] else { continue }
-                while let frames = try router.receive(dontWait: true) {
-                    guard frames.count >= 2, let m = try? WireCodec.decode(Array(frames.dropFirst())) else { continue }
-                    if case .disconnect = m.body { continue }
-                    let done = WireMessage(
-                        header: WireHeader(type: .disconnect, runId: manifest.runId, epoch: epoch, incarnation: m.header.incarnation),
-                        body: .disconnect(reason: .done, message: "run complete"))
-                    _ = try? router.send([frames[0]] + WireCodec.encode(done), dontWait: true)
-                }
-            }
+            // Workers that connect in the last moments get DISCONNECT(done) rather than silence. That happens on
+            // a thread of its own, so the caller goes on (the matrix is complete and durable) while it answers.
+            handedOff = true
+            let answerer = LateWorkerAnswerer(
+                context: context, router: router, zap: zap, endpoint: endpoint, runId: manifest.runId, epoch: epoch,
+                grace: Self.doneGrace)
+            graceLock.withLock { lateWorkers = answerer }
         } else {
             for peer in core.connectedPeers {
                 let m = WireMessage(
@@ -255,11 +265,59 @@ public final class CoordinatorServer: @unchecked Sendable {
             }
             writeStatus(now: now, state: "stopped")
         }
-        // Let DISCONNECTs reach the workers before the socket closes (LINGER 0 would drop them).
-        try? router.setOption(ZMQ_LINGER, 1000)
+        if !finished {
+            // Let the DISCONNECTs reach the workers before the socket closes (LINGER 0 would drop them).
+            try? router.setOption(ZMQ_LINGER, 1000)
+        }
         let poisoned = core.poisonedShards.map { s in
             (shard: s, rows: plan.rows(of: s), reason: journal.state.poisoned[s] ?? "isolated")
         }
         return CoordinatorOutcome(committedNow: committedNow, poisoned: poisoned, status: core.status(now: now), complete: finished)
+    }
+}
+
+/// After a run completes: answers every worker that still speaks with DISCONNECT(done) for `grace` seconds on a
+/// thread of its own, then closes the socket (LINGER 1 s, so the last DISCONNECTs are delivered) and the context.
+/// Owns the socket from its creation on (ZeroMQ sockets may move between threads with a barrier between uses).
+final class LateWorkerAnswerer: @unchecked Sendable {
+    private let finished = DispatchSemaphore(value: 0)
+    private let waitLock = NSLock()
+    private var joined = false
+    /// Released on the answering thread once the socket is closed: terminating the context delivers what LINGER
+    /// still holds before `wait()` returns.
+    private var context: ZMQContext?
+
+    init(context: ZMQContext, router: ZMQSocket, zap: ZAPHandler?, endpoint: String, runId: UInt64, epoch: UInt32, grace: Double) {
+        self.context = context
+        let thread = Thread { [self, finished] in
+            let until = monotonicNow() + grace
+            while monotonicNow() < until {
+                guard ZMQPoll.readable([router], timeoutMs: 50)[0] else { continue }
+                while let frames = try? router.receive(dontWait: true) {
+                    guard frames.count >= 2, let m = try? WireCodec.decode(Array(frames.dropFirst())) else { continue }
+                    if case .disconnect = m.body { continue }
+                    let done = WireMessage(
+                        header: WireHeader(type: .disconnect, runId: runId, epoch: epoch, incarnation: m.header.incarnation),
+                        body: .disconnect(reason: .done, message: "run complete"))
+                    _ = try? router.send([frames[0]] + WireCodec.encode(done), dontWait: true)
+                }
+            }
+            try? router.setOption(ZMQ_LINGER, 1000)
+            CoordinatorServer.close(router: router, zap: zap, endpoint: endpoint)
+            self.context = nil
+            finished.signal()
+        }
+        thread.name = "modscope-late-workers"
+        thread.start()
+    }
+
+    /// Returns once the socket is closed (idempotent).
+    func wait() {
+        waitLock.lock()
+        defer { waitLock.unlock() }
+        if !joined {
+            finished.wait()
+            joined = true
+        }
     }
 }

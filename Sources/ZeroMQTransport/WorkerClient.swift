@@ -242,6 +242,7 @@ public final class WorkerClient: @unchecked Sendable {
                                     try send(.modelRequest, .modelRequest(offset: 0, hash: hash))
                                     break
                                 }
+                                log("model \(hash.prefix(12))… received (\(modelBuffer.count) bytes, SHA-256 verified)")
                                 modelCache[hash] = modelBuffer
                                 modelBuffer = Data()
                                 modelReady()

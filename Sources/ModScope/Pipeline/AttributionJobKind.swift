@@ -59,13 +59,13 @@ public enum AttributionJobKind {
         guard shardSize >= 1 else { throw InputError("--shard-size must be at least 1 (got \(shardSize))") }
         // Shards start on determinism-block boundaries so every worker computes identical bytes.
         let aligned = (shardSize + alignment - 1) / alignment * alignment
-        let modelBytes = try ONNXModel.selfContainedBytes(path: request.modelPath)
+        let modelHash = SHA256.hex(try ONNXModel.selfContainedBytes(path: request.modelPath))
         let parameters = AttributionJobParameters(
             modelPath: absolute(request.modelPath), dataPath: absolute(request.dataPath), dataKey: request.dataKey,
-            labelsPath: request.labelsPath.map(absolute), modelSHA256: SHA256.hex(modelBytes),
+            labelsPath: request.labelsPath.map(absolute), modelSHA256: modelHash,
             dataSHA256: try SHA256.hex(fileAt: request.dataPath), spec: spec, analysis: analysis)
         let job = JobSpec(
-            kind: name, parameters: try JSONEncoder().encode(parameters), modelHash: SHA256.hex(modelBytes),
+            kind: name, parameters: try JSONEncoder().encode(parameters), modelHash: modelHash,
             rowCount: spec.rowCount, sampleElementsPerRow: spec.sampleShape.reduce(1, *), columns: spec.neuronCount,
             shardSize: aligned)
         return (job, parameters)

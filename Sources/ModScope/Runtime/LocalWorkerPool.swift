@@ -88,7 +88,7 @@ public final class LocalWorkerPool: @unchecked Sendable {
         let all = processes
         lock.unlock()
         let deadline = Date().addingTimeInterval(grace)
-        while all.contains(where: \.isRunning) && Date() < deadline { usleep(20_000) }
+        while all.contains(where: \.isRunning) && Date() < deadline { usleep(2_000) }
         for p in all where p.isRunning { kill(p.processIdentifier, SIGKILL) }
         for p in all { p.waitUntilExit() }
     }

@@ -55,8 +55,20 @@ public enum RuntimeSession {
         return nil
     }
 
-    /// Runs the coordinator to completion (or until SIGINT/SIGTERM) and returns the exit code.
-    public static func execute(_ launch: RuntimeLaunch) throws -> Int32 {
+    /// Runs the coordinator to completion (or until SIGINT/SIGTERM), then `afterMatrix` with the exit code, and
+    /// returns what it returns.
+    ///
+    /// `afterMatrix` (e.g. the analysis stages) runs while the finished coordinator still answers late workers
+    /// with DISCONNECT(done) on a thread of its own, so it starts as soon as the matrix is complete and durable;
+    /// this returns after both.
+    public static func execute(_ launch: RuntimeLaunch, afterMatrix: (Int32) throws -> Int32 = { $0 }) throws -> Int32 {
+        var server: CoordinatorServer?
+        defer { server?.waitForLateWorkers() }
+        let code = try coordinate(launch) { server = $0 }
+        return try afterMatrix(code)
+    }
+
+    private static func coordinate(_ launch: RuntimeLaunch, created: (CoordinatorServer) -> Void) throws -> Int32 {
         let reporter = ProgressReporter(quiet: launch.quiet)
         var settings = CoordinatorSettings(endpoint: launch.endpoint)
         settings.curve = try curveSettings(endpoint: launch.endpoint, keys: launch.keys, insecure: launch.insecure)
@@ -74,7 +86,7 @@ public enum RuntimeSession {
                 logFile: launch.folder.url.appendingPathComponent("workers.log"))
             : nil
         let log: @Sendable (String) -> Void = { line in
-            let stamped = "\(ISO8601DateFormatter().string(from: Date())) \(line)\n"
+            let stamped = "\(LogClock.timestamp()) \(line)\n"
             logHandle?.write(Data(stamped.utf8))
             if !launch.quiet { reporter.log(line) }
         }
@@ -87,6 +99,7 @@ public enum RuntimeSession {
             do { try pool?.start() } catch { log("cannot start local workers: \(error)") }
         }
         let server = try CoordinatorServer(folder: launch.folder, settings: settings)
+        created(server)
         let signals = SignalStopper { server.requestStop() }
         defer { signals.cancel() }
         let outcome: CoordinatorOutcome
