@@ -2,7 +2,8 @@
 # Chaos run of the runtime's fault matrix with real processes and the synthetic kernel (no ML).
 # Every round uses a seed (printed) that decides the victims and timings, so a failure can be replayed with
 #   cluster/chaos.sh --seed N --rounds 1
-# Faults per round: random SIGKILLs of workers (restarted), a SIGSTOP/SIGCONT pause beyond the lease, one
+# Faults per round: random SIGKILLs of workers (restarted), SIGTERMs (a scale-down: the worker says goodbye and
+# its shards go back without blame; a replacement starts), a SIGSTOP/SIGCONT pause beyond the lease, one
 # worker that is 8× slower (straggler → backup copies), and, every third round, a coordinator SIGKILL followed
 # by `modscope resume`. Each round checks: exit code 0 (or 3 when two faults hit one shard, which is then
 # isolated by design and must be completed by `modscope resubmit`) and matrix.npy byte-identical to a fault-free run; leftover
@@ -63,6 +64,9 @@ for round in $(seq 1 "$rounds"); do
     fi
     if [ $r -lt 2 ]; then
       echo "  t=${tick}: SIGKILL worker $victim"; kill -9 "$victim" 2>/dev/null || true
+      w=$(start_worker ''); ws+=("$w"); pids+=("$w")
+    elif [ $r = 4 ]; then
+      echo "  t=${tick}: SIGTERM worker $victim (scale-down)"; kill -TERM "$victim" 2>/dev/null || true
       w=$(start_worker ''); ws+=("$w"); pids+=("$w")
     elif [ $r = 2 ]; then
       echo "  t=${tick}: SIGSTOP worker $victim for 5 s"; kill -STOP "$victim" 2>/dev/null || true

@@ -58,6 +58,11 @@ public struct CoordinatorCore {
     struct Shard {
         var status: ShardStatus = .pending
         var attempts = 0
+        /// Copies handed back unfinished by a worker that said goodbye (scale-down, SIGTERM): they do not count
+        /// towards `maxAttempts`, the shard did nothing wrong.
+        var returned = 0
+        /// Attempts that count towards `maxAttempts`.
+        var chargedAttempts: Int { attempts - returned }
         var deaths = 0
         var failures = 0
         var lastFailedBy: UInt64?
@@ -84,6 +89,8 @@ public struct CoordinatorCore {
         var held: [Int: Int] = [:]  // shard → attempt
         var computing: Int?
         var rowsDone: UInt32 = 0
+        var rssBytes: UInt64 = 0
+        var committed = 0
         var lastProgressAt: Double
         var lastSeen: Double
         var lastSent: Double
@@ -181,7 +188,15 @@ public struct CoordinatorCore {
             shardsInFlight: inFlight, shardsPending: plan.shardCount - done - inFlight - failed.count,
             shardsFailed: failed, workers: workers.count, rowsDone: rowsDone, rowsTotal: plan.rowCount,
             rowsPerSecond: rate, etaSeconds: eta, retries: retries, backups: backups, leasesExpired: leasesExpired, workersLost: workersLost,
-            duplicatesDropped: duplicatesDropped)
+            duplicatesDropped: duplicatesDropped, workerDetails: workerDetails(now: now))
+    }
+
+    func workerDetails(now: Double) -> [WorkerStatus] {
+        workers.values.map { w in
+            WorkerStatus(
+                name: w.name, computing: w.computing, rowsDone: Int(w.rowsDone), held: w.held.count, shardsCommitted: w.committed,
+                rssBytes: w.rssBytes, silentSeconds: max(0, now - w.lastSeen))
+        }.sorted { $0.name < $1.name }
     }
 
     // MARK: Events
@@ -274,8 +289,9 @@ public struct CoordinatorCore {
         worker.lastSeen = now
         workers[peer] = worker
         switch m.body {
-        case .heartbeat(let rowsDone, _, _):
+        case .heartbeat(let rowsDone, _, let rss):
             let computing = m.header.shardIndex
+            if rss > 0 { workers[peer]!.rssBytes = rss }
             if computing != worker.computing || rowsDone != worker.rowsDone {
                 workers[peer]!.lastProgressAt = now
             }
@@ -299,7 +315,10 @@ public struct CoordinatorCore {
             shards[s].lastFailedBy = inc
             copyEnded(s, reason: "failed: \(text)", now: now, &out)
         case .disconnect(let reason, _):
-            out.append(.log("worker \(worker.name) left (\(reason))"))
+            let held = worker.held.keys.sorted()
+            out.append(.log("worker \(worker.name) left (\(reason))" + (held.isEmpty ? "" : "; re-queueing \(held)")))
+            // A goodbye hands its unfinished copies back: they are not failures of the shard.
+            if reason == .goodbye { for s in held { shards[s].returned += 1 } }
             dropWorker(peer, blame: false, now: now, &out)
         case .hello, .statusRequest:
             break
@@ -399,6 +418,7 @@ public struct CoordinatorCore {
             }
             shards[c.shard].copies = [:]
             if workers[c.peer]?.incarnation == c.incarnation {
+                workers[c.peer]!.committed += 1
                 send(c.peer, WireMessage(
                     header: header(.ack, shard: c.shard, attempt: c.attempt, incarnation: c.incarnation),
                     body: .ack(chunkIndex: .max, status: .committed)), now: now, &out)
@@ -421,9 +441,9 @@ public struct CoordinatorCore {
         guard shards[s].status == .running || shards[s].status == .committing else { return }
         if shards[s].status == .committing { return }
         guard shards[s].copies.isEmpty else { return }  // another copy still runs
-        if shards[s].deaths >= config.poisonDeaths || shards[s].attempts >= config.maxAttempts {
+        if shards[s].deaths >= config.poisonDeaths || shards[s].chargedAttempts >= config.maxAttempts {
             let why = shards[s].deaths >= config.poisonDeaths
-                ? "killed \(shards[s].deaths) workers" : "failed \(shards[s].attempts) attempts (last: \(reason))"
+                ? "killed \(shards[s].deaths) workers" : "failed \(shards[s].chargedAttempts) attempts (last: \(reason))"
             shards[s].status = .poisoned
             out.append(.journal(.poison(shard: s, reason: why)))
             out.append(.log("shard \(s) (rows \(plan.rows(of: s))) isolated: \(why)"))
@@ -514,7 +534,7 @@ public struct CoordinatorCore {
         var best: (shard: Int, age: Double)?
         for s in shards.indices where shards[s].status == .running && !shards[s].backupIssued
             && shards[s].copies.count == 1 && shards[s].copies[w.incarnation] == nil
-            && shards[s].attempts < config.maxAttempts
+            && shards[s].chargedAttempts < config.maxAttempts
         {
             let age = now - shards[s].copies.values.first!.startedAt
             if age > limit, age > (best?.age ?? 0) { best = (s, age) }

@@ -24,12 +24,15 @@ public final class MatrixFile: RowSink {
         self.url = url
         self.rows = rows
         self.columns = columns
-        do {
-            writer = FileManager.default.fileExists(atPath: url.path)
-                ? try NPYRowWriter(openingExisting: url.path, rows: rows, columns: columns)
-                : try NPYRowWriter(creating: url.path, rows: rows, columns: columns)
-        } catch {
-            throw RuntimeError("\(error); move \(url.path) away or start a new run")
+        if FileManager.default.fileExists(atPath: url.path) {
+            do { writer = try NPYRowWriter(openingExisting: url.path, rows: rows, columns: columns) } catch {
+                throw RuntimeError("\(error); move \(url.path) away or start a new run")
+            }
+        } else {
+            do { writer = try NPYRowWriter(creating: url.path, rows: rows, columns: columns) } catch {
+                let folder = url.deletingLastPathComponent().path
+                throw RuntimeError("\(error); nothing was computed — make room, then continue with `modscope resume \(folder)`")
+            }
         }
     }
 

@@ -15,6 +15,9 @@ struct ModScopeCommand: ParsableCommand {
         ])
 
     static func main() {
+        // A file-size limit (ulimit -f, some batch systems) must surface as EFBIG on the write, reported with
+        // the file and what to do, not kill the process halfway through a file.
+        signal(SIGXFSZ, SIG_IGN)
         MemoryTuning.apply()
         AttributionJobKind.register()
         AblationJobKind.register()

@@ -19,7 +19,7 @@ struct StatusCommand: ParsableCommand {
         try runtimeMain {
             if target.contains("://") {
                 let status = try StatusQuery.fromEndpoint(target, curve: try security.curve(endpoint: target))
-                print(json ? String(decoding: try status.jsonData(), as: UTF8.self) : "\(status.state) · \(status.summaryLine)")
+                print(json ? String(decoding: try status.jsonData(), as: UTF8.self) : (["\(status.state) · \(status.summaryLine)"] + status.workerLines).joined(separator: "\n"))
             } else {
                 let result = try StatusQuery.fromFolder(RunFolder(path: target))
                 if json, let s = result.status {

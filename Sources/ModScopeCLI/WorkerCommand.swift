@@ -73,7 +73,10 @@ struct WorkerCommand: ParsableCommand {
             settings.configureComputeThread = RuntimeHooks.shared.configureComputeThread
             let pid = getpid()
             settings.onLog = { line in FileHandle.standardError.write(Data("\(LogClock.timestamp()) worker \(pid): \(line)\n".utf8)) }
-            try WorkerClient(settings: settings).run()
+            let client = WorkerClient(settings: settings)
+            let signals = SignalStopper { client.requestStop() }
+            defer { signals.cancel() }
+            try client.run()
             return RuntimeExitCode.ok
         }
     }

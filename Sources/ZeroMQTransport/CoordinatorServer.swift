@@ -210,40 +210,60 @@ public final class CoordinatorServer: @unchecked Sendable {
             settings.onStatus(status)
         }
 
-        try perform(pending, now: monotonicNow())
-        pending = []
-        while !finished && !shouldStop {
-            let wait = max(0, Int((nextTick - monotonicNow()) * 1000))
-            if ZMQPoll.readable([router], timeoutMs: min(wait, 100))[0] {
-                var count = 0
-                while count < Self.batchLimit, let frames = try router.receive(dontWait: true) {
-                    count += 1
-                    let now = monotonicNow()
-                    guard frames.count >= 2 else { continue }
-                    let peer = frames[0]
-                    do {
-                        let message = try WireCodec.decode(Array(frames.dropFirst()))
-                        try perform(core.handle(.message(peer, message), now: now), now: now)
-                    } catch let error as RuntimeError {
-                        malformed += 1
-                        if now - lastMalformedLog > 1 {
-                            settings.onLog("dropped malformed message(s) (\(malformed) so far): \(error.message)")
-                            lastMalformedLog = now
+        func sayShutdown() {
+            for peer in core.connectedPeers {
+                let m = WireMessage(
+                    header: WireHeader(type: .disconnect, runId: manifest.runId, epoch: epoch, incarnation: peer.incarnation),
+                    body: .disconnect(reason: .shutdown, message: "coordinator stopping"))
+                _ = try? router.send([peer.peer] + WireCodec.encode(m), dontWait: true)
+            }
+            // Let the DISCONNECTs reach the workers before the socket closes (LINGER 0 would drop them).
+            try? router.setOption(ZMQ_LINGER, 1000)
+        }
+
+        do {
+            try perform(pending, now: monotonicNow())
+            pending = []
+            while !finished && !shouldStop {
+                let wait = max(0, Int((nextTick - monotonicNow()) * 1000))
+                if ZMQPoll.readable([router], timeoutMs: min(wait, 100))[0] {
+                    var count = 0
+                    while count < Self.batchLimit, let frames = try router.receive(dontWait: true) {
+                        count += 1
+                        let now = monotonicNow()
+                        guard frames.count >= 2 else { continue }
+                        let peer = frames[0]
+                        do {
+                            let message = try WireCodec.decode(Array(frames.dropFirst()))
+                            try perform(core.handle(.message(peer, message), now: now), now: now)
+                        } catch let error as RuntimeError {
+                            malformed += 1
+                            if now - lastMalformedLog > 1 {
+                                settings.onLog("dropped malformed message(s) (\(malformed) so far): \(error.message)")
+                                lastMalformedLog = now
+                            }
                         }
                     }
+                    try flushCommits(now: monotonicNow())
                 }
-                try flushCommits(now: monotonicNow())
+                let now = monotonicNow()
+                if now >= nextTick {
+                    try perform(core.handle(.tick, now: now), now: now)
+                    try flushCommits(now: now)
+                    nextTick = now + Self.tickInterval
+                }
+                if now >= nextStatus {
+                    writeStatus(now: now)
+                    nextStatus = now + settings.statusInterval
+                }
             }
-            let now = monotonicNow()
-            if now >= nextTick {
-                try perform(core.handle(.tick, now: now), now: now)
-                try flushCommits(now: now)
-                nextTick = now + Self.tickInterval
-            }
-            if now >= nextStatus {
-                writeStatus(now: now)
-                nextStatus = now + settings.statusInterval
-            }
+        } catch {
+            // A failure of the run folder (disk full, I/O error): committed shards are safe in the journal; tell
+            // the workers and mark the status as stopped (best effort, the disk may be full), then report it.
+            settings.onLog("coordinator stopping after an error: \(error)")
+            sayShutdown()
+            writeStatus(now: monotonicNow(), state: "stopped")
+            throw error
         }
         let now = monotonicNow()
         if finished {
@@ -257,17 +277,8 @@ public final class CoordinatorServer: @unchecked Sendable {
                 grace: Self.doneGrace)
             graceLock.withLock { lateWorkers = answerer }
         } else {
-            for peer in core.connectedPeers {
-                let m = WireMessage(
-                    header: WireHeader(type: .disconnect, runId: manifest.runId, epoch: epoch, incarnation: peer.incarnation),
-                    body: .disconnect(reason: .shutdown, message: "coordinator stopping"))
-                _ = try? router.send([peer.peer] + WireCodec.encode(m), dontWait: true)
-            }
+            sayShutdown()
             writeStatus(now: now, state: "stopped")
-        }
-        if !finished {
-            // Let the DISCONNECTs reach the workers before the socket closes (LINGER 0 would drop them).
-            try? router.setOption(ZMQ_LINGER, 1000)
         }
         let poisoned = core.poisonedShards.map { s in
             (shard: s, rows: plan.rows(of: s), reason: journal.state.poisoned[s] ?? "isolated")

@@ -41,6 +41,18 @@ public final class WorkerClient: @unchecked Sendable {
 
     public init(settings: WorkerSettings) { self.settings = settings }
 
+    private let stopLock = NSLock()
+    private var stopRequested = false
+
+    /// Asks the worker to leave (SIGTERM, SIGINT; safe from any thread): it stops computing, delivers results it
+    /// has already finished (for up to `drainSeconds`), says DISCONNECT(goodbye) so the coordinator re-queues
+    /// its other shards at once without blaming them, and `run()` returns.
+    public func requestStop() { stopLock.withLock { stopRequested = true } }
+    private var shouldStop: Bool { stopLock.withLock { stopRequested } }
+
+    /// Seconds a stopping worker waits for ACKs of results it already finished.
+    static let drainSeconds = 2.0
+
     /// A finished result waiting for its ACK. Kept across reconnects: after the next WELCOME of the same run it
     /// is offered again from its first chunk (the coordinator commits it if the shard is still pending, or ACKs and
     /// drops it as a late duplicate), so a worker cut off while finishing a shard does not throw its work away.
@@ -143,9 +155,23 @@ public final class WorkerClient: @unchecked Sendable {
                 credit: UInt32(max(1, min(settings.credit, 64))), threads: UInt32(settings.threads), pid: UInt32(getpid()),
                 host: ProcessInfo.processInfo.hostName))
 
+            var drainUntil: Double?
             while true {
-                let ready = ZMQPoll.readable([socket, wakeReceiver, monitor.socket], timeoutMs: 100)
+                let ready = ZMQPoll.readable([socket, wakeReceiver, monitor.socket], timeoutMs: drainUntil == nil ? 100 : 20)
                 let now = monotonicNow()
+                if drainUntil == nil && shouldStop {
+                    engine.stop()
+                    drainUntil = now + (welcomed ? Self.drainSeconds : 0)
+                    log("stopping: delivering finished results, then saying goodbye")
+                }
+                if let until = drainUntil, now >= until || !outgoing.contains(where: { $0.run == runId }) {
+                    if welcomed {
+                        try? send(.disconnect, .disconnect(reason: .goodbye, message: "worker stopping"))
+                        try? socket.setOption(ZMQ_LINGER, 1000)  // deliver the goodbye before the socket closes
+                    }
+                    log("left the coordinator (goodbye)")
+                    return
+                }
                 if ready[2] {
                     while let event = try monitor.next() {
                         switch event.event {
@@ -290,7 +316,7 @@ public final class WorkerClient: @unchecked Sendable {
                 let p = engine.progress()
                 if welcomed && (now - lastSent >= heartbeat || p.shard != lastAnnounced) {
                     lastAnnounced = p.shard
-                    try send(.heartbeat, .heartbeat(rowsDone: UInt32(p.rowsDone), held: UInt32(p.held + outgoing.count), rssBytes: 0), shard: p.shard)
+                    try send(.heartbeat, .heartbeat(rowsDone: UInt32(p.rowsDone), held: UInt32(p.held + outgoing.count), rssBytes: ProcessMemory.residentBytes()), shard: p.shard)
                 }
                 if now - lastParentCheck >= 1 {
                     lastParentCheck = now

@@ -191,6 +191,36 @@ import Testing
         #expect(d.contains { if case .journal(.poison(shard: 0, _)) = $0 { return true } else { return false } })
     }
 
+    /// Workers that say goodbye (scale-down, SIGTERM) hand their shards back: re-queued at once, never blamed,
+    /// and the copies do not use up the shard's attempts.
+    @Test func goodbyeHandsShardsBackWithoutUsingAttempts() throws {
+        var core = try makeCore { $0.maxAttempts = 2 }
+        for round in 0..<5 {
+            let inc = UInt64(100 + round)
+            let joined = hello(&core, peer: [UInt8(round)], inc: inc)
+            #expect(assigns(joined).map(\.1) == [0], "round \(round)")
+            let left = core.handle(.message([UInt8(round)], msg(.disconnect(reason: .goodbye, message: "stopping"), .disconnect, inc: inc)), now: Double(round))
+            #expect(left.contains { if case .log(let line) = $0 { return line.contains("left (goodbye)") } else { return false } })
+            #expect(core.status(of: 0) == .pending)
+        }
+        #expect(core.attempts(of: 0) == 5 && core.deaths(of: 0) == 0)
+        #expect(core.status(now: 5).workersLost == 0)
+    }
+
+    @Test func statusListsWorkersWithMemoryAndCommits() throws {
+        var core = try makeCore()
+        _ = hello(&core, peer: [1], inc: 10, credit: 1)
+        _ = core.handle(.message([1], msg(.heartbeat(rowsDone: 3, held: 1, rssBytes: 123_000_000), .heartbeat, inc: 10, shard: 0)), now: 0.5)
+        var details = try #require(core.status(now: 1).workerDetails)
+        #expect(details.count == 1 && details[0].rssBytes == 123_000_000 && details[0].computing == 0 && details[0].rowsDone == 3)
+        let r = try result(&core, peer: [1], inc: 10, shard: 0, attempt: 1, now: 1)
+        _ = core.handle(.commitsDurable(staged(r)), now: 1.2)
+        details = try #require(core.status(now: 2).workerDetails)
+        #expect(details[0].shardsCommitted == 1 && details[0].held == 1)
+        #expect(abs(details[0].silentSeconds - 1) < 1e-9)
+        #expect(core.status(now: 2).workerLines.first?.contains("RSS 123 MB") == true)
+    }
+
     @Test func resumedCoreOnlyAssignsUncommittedShards() throws {
         var core = try makeCore(committed: [0, 2])
         let actions = hello(&core, peer: [1], inc: 10, credit: 4)

@@ -66,6 +66,64 @@ import Testing
         print("SIGSTOP detected after \(String(format: "%.2f", detection)) s; late results dropped: \(status.duplicatesDropped)")
     }
 
+    /// SIGTERM (Kubernetes scale-down, Ctrl-C) makes a worker say goodbye: it exits 0 at once, its shards are
+    /// re-queued without waiting for the lease and without blame, and the run completes exactly.
+    @Test(.timeLimit(.minutes(1))) func sigtermedWorkerSaysGoodbyeAndItsShardsAreRequeuedAtOnce() throws {
+        let run = RunProbe(RunProbe.fresh())
+        defer { run.remove() }
+        let coordinator = try BackgroundModScope(["coordinator", "--out", run.folder.url.path, "--workers", "0", "--no-speculation"] + job + fastRuntimeFlags)
+        let endpoint = run.folder.ipcEndpoint
+        #expect(run.waitFor(seconds: 5) { FileManager.default.fileExists(atPath: String(endpoint.dropFirst(6))) })
+        let leaving = try BackgroundModScope(["worker", "--connect", endpoint, "--credit", "2"])
+        let staying = try BackgroundModScope(["worker", "--connect", endpoint, "--credit", "2"])
+        // Both workers appear in status.json with the memory they report in heartbeats.
+        #expect(run.waitFor(seconds: 10) {
+            guard let s = run.status(), (s.shardsDone) >= 4, let details = s.workerDetails else { return false }
+            return details.count == 2 && details.allSatisfy { $0.rssBytes > 1_000_000 }
+        })
+        leaving.signal(SIGTERM)
+        let stoppedAt = Date()
+        #expect(leaving.wait(seconds: 5) == 0, "worker stderr: \(leaving.stderr)")
+        let exitSeconds = Date().timeIntervalSince(stoppedAt)
+        #expect(exitSeconds < 3)
+        #expect(leaving.stderr.contains("goodbye"))
+        #expect(coordinator.wait(seconds: 40) == 0, "coordinator stderr: \(coordinator.stderr)")
+        #expect(staying.wait(seconds: 5) == 0)
+        let status = try #require(run.status())
+        #expect(status.leasesExpired == 0 && status.workersLost == 0 && status.shardsFailed.isEmpty)
+        let log = try String(contentsOf: run.folder.logURL, encoding: .utf8)
+        #expect(log.contains("left (goodbye)"))
+        #expect(try run.matrixIsExact())
+        let commits = try run.commitsByEpoch().flatMap { $0 }
+        #expect(commits.count == 60 && Set(commits).count == 60)
+        print("SIGTERMed worker exited after \(String(format: "%.2f", exitSeconds)) s")
+    }
+
+    /// The disk fills up mid-run (simulated with a file-size limit: the journal cannot grow): the coordinator stops
+    /// with exit 1 and a sentence naming the file and `resume`, status.json says "stopped", and `resume` with room
+    /// again completes a byte-identical matrix.
+    @Test(.timeLimit(.minutes(1))) func fullDiskStopsCleanlyAndResumeCompletes() throws {
+        let tiny = ["--synthetic", "2000,1", "--shard-size", "1", "--quiet"]  // 8 KB matrix, 2000 journal commits
+        let clean = RunProbe(RunProbe.fresh())
+        defer { clean.remove() }
+        #expect(try BackgroundModScope(["run", "--workers", "1", "--out", clean.folder.url.path] + tiny).wait(seconds: 30) == 0)
+
+        let run = RunProbe(RunProbe.fresh())
+        defer { run.remove() }
+        let full = try BackgroundModScope(["run", "--workers", "1", "--out", run.folder.url.path] + tiny, fileSizeLimitKiB: 8)
+        #expect(full.wait(seconds: 30) == 1)
+        #expect(full.stderr.contains("cannot append to the journal") && full.stderr.contains("modscope resume"), "stderr: \(full.stderr)")
+        let stopped = try #require(run.status())
+        #expect(stopped.state == "stopped")
+        let committedBefore = try run.journal().state.committed.count
+        #expect(committedBefore > 0 && committedBefore < 2000)
+
+        let resumed = try BackgroundModScope(["resume", run.folder.url.path, "--workers", "1", "--quiet"])
+        #expect(resumed.wait(seconds: 30) == 0, "stderr: \(resumed.stderr)")
+        #expect(try Data(contentsOf: run.folder.matrixURL) == Data(contentsOf: clean.folder.matrixURL))
+        #expect(try run.journal().state.committed.count == 2000)
+    }
+
     @Test(.timeLimit(.minutes(1))) func poisonSampleIsIsolatedThenResubmitted() throws {
         let run = RunProbe(RunProbe.fresh())
         defer { run.remove() }

@@ -10,7 +10,9 @@ final class BackgroundModScope {
 
     /// - Parameter namespace: run inside this network namespace (`ip netns exec NS modscope …`, which execs, so
     ///   `pid` is still modscope's).
-    init(_ arguments: [String], environment: [String: String] = [:], namespace: String? = nil) throws {
+    /// - Parameter fileSizeLimitKiB: run under `ulimit -f` (a stand-in for a full disk: writes past the limit fail
+    ///   with EFBIG).
+    init(_ arguments: [String], environment: [String: String] = [:], namespace: String? = nil, fileSizeLimitKiB: Int? = nil) throws {
         let id = UUID().uuidString.prefix(8)
         stderrURL = URL(fileURLWithPath: "/tmp/msproc-\(id).err")
         stdoutURL = URL(fileURLWithPath: "/tmp/msproc-\(id).out")
@@ -19,6 +21,9 @@ final class BackgroundModScope {
         if let namespace {
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
             process.arguments = ["netns", "exec", namespace, ModScopeBinary.url.path] + arguments
+        } else if let limit = fileSizeLimitKiB {
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")  // bash counts ulimit -f in KiB (dash: 512 B)
+            process.arguments = ["-c", "ulimit -f \(limit) && exec \"$0\" \"$@\"", ModScopeBinary.url.path] + arguments
         } else {
             process.executableURL = ModScopeBinary.url
             process.arguments = arguments

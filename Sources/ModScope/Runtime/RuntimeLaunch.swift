@@ -145,21 +145,27 @@ public enum RuntimeSession {
     }
 }
 
-/// Turns SIGINT/SIGTERM into a graceful coordinator stop (workers get DISCONNECT, status says "stopped").
-final class SignalStopper: @unchecked Sendable {
+/// Turns the first SIGINT/SIGTERM into a graceful stop (`action`); a second one ends the process at once (the
+/// default action is restored after the first). Coordinators say DISCONNECT(shutdown) and write status "stopped";
+/// workers deliver finished results and say goodbye.
+public final class SignalStopper: @unchecked Sendable {
     private var sources: [DispatchSourceSignal] = []
 
-    init(_ action: @escaping @Sendable () -> Void) {
+    public init(_ action: @escaping @Sendable () -> Void) {
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler(handler: action)
+            source.setEventHandler {
+                signal(SIGINT, SIG_DFL)
+                signal(SIGTERM, SIG_DFL)
+                action()
+            }
             source.resume()
             sources.append(source)
         }
     }
 
-    func cancel() {
+    public func cancel() {
         for s in sources { s.cancel() }
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)

@@ -24,6 +24,7 @@ public enum StatusQuery {
                 line += " — the coordinator is not running; continue with `modscope resume \(folder.url.path)`"
             }
             lines.append(line)
+            if s.state == "running" && age <= staleAfter { lines += s.workerLines }
         }
         return (status, lines.joined(separator: "\n"))
     }
