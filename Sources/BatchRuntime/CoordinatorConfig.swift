@@ -23,6 +23,9 @@ public struct CoordinatorConfig: Sendable, Equatable {
     public var speculationMultiplier = 1.5
     /// Turn backups off (tests that count attempts exactly).
     public var speculation = true
+    /// Send DISCONNECT(done) to every worker when the run completes; false when the driver keeps them for a next
+    /// job of the same coordinator process.
+    public var dismissWorkersAtEnd = true
 
     public init() {}
 }

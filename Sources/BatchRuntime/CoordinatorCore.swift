@@ -571,7 +571,7 @@ public struct CoordinatorCore {
     private mutating func checkFinished(_ out: inout [CoordinatorAction]) {
         guard !finishedEmitted, isFinished else { return }
         finishedEmitted = true
-        for (peer, w) in workers {
+        for (peer, w) in workers where config.dismissWorkersAtEnd {
             out.append(.send(peer, WireMessage(header: header(.disconnect, incarnation: w.incarnation), body: .disconnect(reason: .done, message: "run complete"))))
         }
         out.append(.finished(poisoned: poisonedShards))

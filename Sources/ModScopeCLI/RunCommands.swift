@@ -2,6 +2,7 @@ import ArgumentParser
 import BatchRuntime
 import Foundation
 import ModScope
+import ZeroMQTransport
 
 /// Creates a run folder for a new job, refusing a missing --out.
 func createRun(options: RuntimeOptions, job: JobSpec, summary: [String: String]? = nil) throws -> RunFolder {
@@ -45,21 +46,22 @@ struct NewRunOptions: ParsableArguments {
         let (job, summary) = try makeJob(runtime: runtime, synthetic: synthetic, attribution: attribution, analysis: analysis)
         let folder = try createRun(options: runtime, job: job, summary: summary)
         let launch = runtime.launch(folder: folder, defaultWorkers: defaultWorkers)
-        return try RuntimeSession.execute(launch) { code in
-            return try finishAnalysis(code, folder: folder, quiet: runtime.quiet, workers: launch.localWorkers)
+        return try RuntimeSession.execute(launch) { code, held in
+            try finishAnalysis(code, folder: folder, quiet: runtime.quiet, workers: launch.localWorkers, held: held)
         }
     }
 }
 
 /// After the matrix is complete (exit 0), the analysis stages that are not done yet.
-func finishAnalysis(_ code: Int32, folder: RunFolder, quiet: Bool, workers: Int) throws -> Int32 {
+func finishAnalysis(_ code: Int32, folder: RunFolder, quiet: Bool, workers: Int, held: CoordinatorEndpoint?) throws -> Int32 {
     guard code == RuntimeExitCode.ok else { return code }
     try folder.updateManifest { manifest in
         guard let started = manifest.stages?["attribution"]?.started, manifest.stages?["attribution"]?.finished == nil else { return }
         let finished = Date()
         manifest.stages?["attribution"] = StageTiming(started: started, finished: finished, seconds: finished.timeIntervalSince(started))
     }
-    let pipeline = AnalysisPipeline(folder: folder, quiet: quiet, ablationWorkers: workers)
+    var pipeline = AnalysisPipeline(folder: folder, quiet: quiet, ablationWorkers: workers)
+    pipeline.heldWorkers = held
     try pipeline.run()
     if !quiet, let summary = try? pipeline.summary() { print(summary) }
     return code
@@ -105,8 +107,8 @@ struct ResumeCommand: ParsableCommand {
         try runtimeMain {
             let folder = RunFolder(path: runFolder)
             let launch = runtime.launch(folder: folder, defaultWorkers: 2)
-            return try RuntimeSession.execute(launch) { code in
-                try finishAnalysis(code, folder: folder, quiet: runtime.quiet, workers: launch.localWorkers)
+            return try RuntimeSession.execute(launch) { code, held in
+                try finishAnalysis(code, folder: folder, quiet: runtime.quiet, workers: launch.localWorkers, held: held)
             }
         }
     }
@@ -135,9 +137,11 @@ struct ResubmitCommand: ParsableCommand {
             FileHandle.standardError.write(Data("resubmitting shard(s) \(reset)\n".utf8))
             // The matrix changes: the analysis is redone from the biclustering on.
             let launch = runtime.launch(folder: folder, defaultWorkers: 2)
-            return try RuntimeSession.execute(launch) { code in
+            return try RuntimeSession.execute(launch) { code, held in
                 guard code == RuntimeExitCode.ok else { return code }
-                try AnalysisPipeline(folder: folder, quiet: runtime.quiet, ablationWorkers: launch.localWorkers).run(from: .bicluster)
+                var pipeline = AnalysisPipeline(folder: folder, quiet: runtime.quiet, ablationWorkers: launch.localWorkers)
+                pipeline.heldWorkers = held
+                try pipeline.run(from: .bicluster)
                 return code
             }
         }

@@ -78,6 +78,8 @@ struct RuntimeOptions: ParsableArguments {
         l.workerCredit = workerCredit
         l.config = config
         l.quiet = quiet
+        // External workers stay for the evaluation's ablation job (attribution runs only; others have no analysis).
+        l.holdExternalWorkers = (try? folder.loadManifest().job.kind) == AttributionJobKind.name
         return l
     }
 }

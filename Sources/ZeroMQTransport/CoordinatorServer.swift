@@ -17,6 +17,11 @@ public struct CoordinatorSettings: Sendable {
     public var onLog: @Sendable (String) -> Void = { _ in }
     /// Called once the socket is bound (e.g. to spawn local workers).
     public var onBound: @Sendable () -> Void = {}
+    /// An endpoint bound beforehand and shared by several jobs of this process (nil: bind `endpoint` for this job).
+    public var sharedEndpoint: CoordinatorEndpoint?
+    /// After a complete run, keep the workers for a next job on `sharedEndpoint` instead of sending them
+    /// DISCONNECT(done) (the pipeline's ablation job follows the attribution matrix).
+    public var holdWorkersAtEnd = false
 
     public init(endpoint: String) { self.endpoint = endpoint }
 }
@@ -50,7 +55,7 @@ public final class CoordinatorServer: @unchecked Sendable {
     /// The core is ticked this often (lease/stall checks, heartbeats).
     static let tickInterval = 0.1
     /// Seconds the coordinator keeps answering late workers with DISCONNECT(done) after the run completes.
-    static let doneGrace = 0.3
+    public static let doneGrace = 0.3
 
     public init(folder: RunFolder, settings: CoordinatorSettings) throws {
         self.folder = folder
@@ -58,20 +63,14 @@ public final class CoordinatorServer: @unchecked Sendable {
         self.settings = settings
     }
 
-    private let graceLock = NSLock()
-    private var lateWorkers: LateWorkerAnswerer?
+    private let endpointLock = NSLock()
+    private var usedEndpoint: CoordinatorEndpoint?
 
     /// Blocks until the coordinator has stopped answering late workers (at most `doneGrace` seconds after `run()`
-    /// returned a complete run) and its socket is closed. Call before the process exits.
+    /// returned a complete run) and its socket is closed. Returns at once when the workers are held for a next
+    /// job (the shared endpoint's owner finishes it). Call before the process exits.
     public func waitForLateWorkers() {
-        let answerer = graceLock.withLock { lateWorkers }
-        answerer?.wait()
-    }
-
-    static func close(router: ZMQSocket, zap: ZAPHandler?, endpoint: String) {
-        router.close()
-        zap?.stop()
-        if endpoint.hasPrefix("ipc://") { unlink(String(endpoint.dropFirst(6))) }
+        endpointLock.withLock { usedEndpoint }?.waitUntilClosed()
     }
 
     /// Asks the loop to stop (DISCONNECT(shutdown) to workers, status "stopped"); safe from any thread.
@@ -104,38 +103,25 @@ public final class CoordinatorServer: @unchecked Sendable {
         let epoch = journal.state.epoch + 1
         try journal.append([.epoch(epoch)])
         let matrix = try MatrixFile(url: folder.matrixURL, rows: job.rowCount, columns: job.columns)
+        var config = settings.config
+        config.dismissWorkersAtEnd = !(settings.holdWorkersAtEnd && settings.sharedEndpoint != nil)
         var core = try CoordinatorCore(
-            job: job, runId: manifest.runId, epoch: epoch, config: settings.config,
+            job: job, runId: manifest.runId, epoch: epoch, config: config,
             committed: Set(journal.state.committed.keys), poisoned: Set(journal.state.poisoned.keys))
         var model: Data?
         var modelLoaded = false
 
-        let context = try ZMQContext()
-        var zap: ZAPHandler?
-        let router = try ZMQSocket(context: context, type: .router)
+        let shared = settings.sharedEndpoint
+        let endpoint = try shared ?? CoordinatorEndpoint(endpoint: settings.endpoint, curve: settings.curve, onLog: settings.onLog)
+        endpointLock.withLock { usedEndpoint = endpoint }
+        endpoint.setLog(settings.onLog)
+        let router = endpoint.router
+        let heldWorkers = endpoint.takeOver()
         var handedOff = false
-        let endpoint = settings.endpoint
         defer {
-            if !handedOff { Self.close(router: router, zap: zap, endpoint: endpoint) }
+            if !handedOff { endpoint.close() }
         }
-        if let curve = settings.curve {
-            let log = settings.onLog
-            zap = try ZAPHandler(context: context, allowed: curve.allowed) { key, name in
-                if name == nil { log("rejected a worker with unknown CURVE key \(key)") }
-            }
-            try router.makeCurveServer(secretKey: curve.keys.secretKey, zapDomain: "modscope")
-        }
-        try router.setOption(ZMQ_ROUTER_MANDATORY, 1)
-        try SocketTuning.apply(to: router)
-        if settings.endpoint.hasPrefix("ipc://") {
-            let path = String(settings.endpoint.dropFirst(6))
-            guard path.utf8.count < 107 else {
-                throw RuntimeError("the ipc socket path \(path) is longer than 107 bytes; use a shorter --out path")
-            }
-            unlink(path)  // a stale socket left by a killed coordinator
-        }
-        try router.bind(settings.endpoint)
-        settings.onLog("coordinator epoch \(epoch) listening on \(settings.endpoint); \(core.committedCount)/\(plan.shardCount) shards already committed")
+        settings.onLog("coordinator epoch \(epoch) listening on \(endpoint.endpoint); \(core.committedCount)/\(plan.shardCount) shards already committed")
         settings.onBound()
 
         var staged: [StagedCommit] = []
@@ -224,6 +210,18 @@ public final class CoordinatorServer: @unchecked Sendable {
         do {
             try perform(pending, now: monotonicNow())
             pending = []
+            if let heldWorkers {
+                // Workers kept from the previous job: their HELLOs join this run; the others re-register at once.
+                for (peer, inc) in heldWorkers.peers {
+                    let m = WireMessage(
+                        header: WireHeader(type: .disconnect, runId: manifest.runId, epoch: epoch, incarnation: inc),
+                        body: .disconnect(reason: .reregister, message: "the next job of this coordinator starts; send HELLO"))
+                    _ = try? router.send([peer] + WireCodec.encode(m), dontWait: true)
+                }
+                for (peer, hello) in heldWorkers.hellos {
+                    try perform(core.handle(.message(peer, hello), now: monotonicNow()), now: monotonicNow())
+                }
+            }
             while !finished && !shouldStop {
                 let wait = max(0, Int((nextTick - monotonicNow()) * 1000))
                 if ZMQPoll.readable([router], timeoutMs: min(wait, 100))[0] {
@@ -269,13 +267,14 @@ public final class CoordinatorServer: @unchecked Sendable {
         if finished {
             try journal.append([.runDone])
             writeStatus(now: now)
-            // Workers that connect in the last moments get DISCONNECT(done) rather than silence. That happens on
-            // a thread of its own, so the caller goes on (the matrix is complete and durable) while it answers.
             handedOff = true
-            let answerer = LateWorkerAnswerer(
-                context: context, router: router, zap: zap, endpoint: endpoint, runId: manifest.runId, epoch: epoch,
-                grace: Self.doneGrace)
-            graceLock.withLock { lateWorkers = answerer }
+            if settings.holdWorkersAtEnd && shared != nil {
+                endpoint.hold(runId: manifest.runId, epoch: epoch, peers: core.connectedPeers)
+            } else {
+                // Workers that connect in the last moments get DISCONNECT(done) rather than silence. That happens
+                // on a thread of its own, so the caller goes on (the matrix is complete and durable) meanwhile.
+                endpoint.finish(runId: manifest.runId, epoch: epoch, grace: Self.doneGrace)
+            }
         } else {
             sayShutdown()
             writeStatus(now: now, state: "stopped")
@@ -284,51 +283,5 @@ public final class CoordinatorServer: @unchecked Sendable {
             (shard: s, rows: plan.rows(of: s), reason: journal.state.poisoned[s] ?? "isolated")
         }
         return CoordinatorOutcome(committedNow: committedNow, poisoned: poisoned, status: core.status(now: now), complete: finished)
-    }
-}
-
-/// After a run completes: answers every worker that still speaks with DISCONNECT(done) for `grace` seconds on a
-/// thread of its own, then closes the socket (LINGER 1 s, so the last DISCONNECTs are delivered) and the context.
-/// Owns the socket from its creation on (ZeroMQ sockets may move between threads with a barrier between uses).
-final class LateWorkerAnswerer: @unchecked Sendable {
-    private let finished = DispatchSemaphore(value: 0)
-    private let waitLock = NSLock()
-    private var joined = false
-    /// Released on the answering thread once the socket is closed: terminating the context delivers what LINGER
-    /// still holds before `wait()` returns.
-    private var context: ZMQContext?
-
-    init(context: ZMQContext, router: ZMQSocket, zap: ZAPHandler?, endpoint: String, runId: UInt64, epoch: UInt32, grace: Double) {
-        self.context = context
-        let thread = Thread { [self, finished] in
-            let until = monotonicNow() + grace
-            while monotonicNow() < until {
-                guard ZMQPoll.readable([router], timeoutMs: 50)[0] else { continue }
-                while let frames = try? router.receive(dontWait: true) {
-                    guard frames.count >= 2, let m = try? WireCodec.decode(Array(frames.dropFirst())) else { continue }
-                    if case .disconnect = m.body { continue }
-                    let done = WireMessage(
-                        header: WireHeader(type: .disconnect, runId: runId, epoch: epoch, incarnation: m.header.incarnation),
-                        body: .disconnect(reason: .done, message: "run complete"))
-                    _ = try? router.send([frames[0]] + WireCodec.encode(done), dontWait: true)
-                }
-            }
-            try? router.setOption(ZMQ_LINGER, 1000)
-            CoordinatorServer.close(router: router, zap: zap, endpoint: endpoint)
-            self.context = nil
-            finished.signal()
-        }
-        thread.name = "modscope-late-workers"
-        thread.start()
-    }
-
-    /// Returns once the socket is closed (idempotent).
-    func wait() {
-        waitLock.lock()
-        defer { waitLock.unlock() }
-        if !joined {
-            finished.wait()
-            joined = true
-        }
     }
 }

@@ -83,4 +83,28 @@ import Testing
         #expect(missing.status == 2)
         #expect(missing.standardError.contains("is not a run folder"))
     }
+
+    /// `coordinator` with external workers keeps them after the matrix and runs the evaluation's ablation job on
+    /// them (RUN/ablation), then dismisses them: they exit 0 and evaluation.json has the bytes of a local run.
+    @Test func externalWorkersComputeTheAblationTableToo() throws {
+        let reference = try makeRun()
+        let folder = reference.deletingLastPathComponent()
+        let run = folder.appendingPathComponent("run-external")
+        let coordinator = try BackgroundModScope([
+            "coordinator", "--model", Self.root.appendingPathComponent("examples/digits/mlp.onnx").path,
+            "--data", folder.appendingPathComponent("data.npy").path, "--labels", folder.appendingPathComponent("labels.npy").path,
+            "--layer", "relu", "--k", "4", "--restarts", "3", "--workers", "0", "--out", run.path,
+        ])
+        let endpoint = "ipc://" + run.standardizedFileURL.path + "/workers.ipc"
+        let probe = RunProbe(run.path)
+        #expect(probe.waitFor(seconds: 20) { FileManager.default.fileExists(atPath: String(endpoint.dropFirst(6))) })
+        let workers = try (0..<2).map { _ in try BackgroundModScope(["worker", "--connect", endpoint]) }
+        #expect(coordinator.wait(seconds: 120) == 0, "coordinator stderr: \(coordinator.stderr)")
+        for w in workers { #expect(w.wait(seconds: 10) == 0, "worker stderr: \(w.stderr)") }
+        #expect(coordinator.stderr.contains("ablation table computed by the external workers"), "\(coordinator.stderr)")
+        let ablationLog = try String(contentsOf: run.appendingPathComponent("ablation/coordinator.log"), encoding: .utf8)
+        #expect(ablationLog.contains("joined"))
+        #expect(try Data(contentsOf: run.appendingPathComponent("evaluation.json")) == Data(contentsOf: reference.appendingPathComponent("evaluation.json")))
+        #expect(try Data(contentsOf: run.appendingPathComponent("matrix.npy")) == Data(contentsOf: reference.appendingPathComponent("matrix.npy")))
+    }
 }

@@ -1,6 +1,7 @@
 import ArrayFiles
 import BatchRuntime
 import Foundation
+import ZeroMQTransport
 import ONNX
 import TensorCore
 
@@ -99,9 +100,11 @@ public enum AblationJobKind {
         return values
     }
 
-    /// A nested run folder RUN/ablation computed by `workers` local worker processes.
-    public static func runOnLocalWorkers(
-        _ task: AblationTask, parameters: AttributionJobParameters, folder: RunFolder, workers: Int, quiet: Bool
+    /// A nested run folder RUN/ablation computed by the external workers `held` after the matrix (served on
+    /// that endpoint, which dismisses them when the table is done), or else by `localWorkers` local processes.
+    public static func runOnWorkers(
+        _ task: AblationTask, parameters: AttributionJobParameters, folder: RunFolder, localWorkers: Int,
+        held: CoordinatorEndpoint?, quiet: Bool
     ) throws -> [Float] {
         let nested = RunFolder(folder.url.appendingPathComponent("ablation"))
         let payload = Parameters(modelPath: parameters.modelPath, dataPath: parameters.dataPath, dataKey: parameters.dataKey, task: task)
@@ -113,14 +116,16 @@ public enum AblationJobKind {
         if FileManager.default.fileExists(atPath: nested.url.path) { try FileManager.default.removeItem(at: nested.url) }
         _ = try nested.create(job: job, version: ModScopeVersion.string)
         var launch = RuntimeLaunch(folder: nested)
-        launch.localWorkers = workers
+        launch.localWorkers = held == nil ? localWorkers : 0
+        launch.sharedEndpoint = held
         launch.quiet = true
         let code = try RuntimeSession.execute(launch)
         guard code == RuntimeExitCode.ok else {
             throw InputError("the ablation job in \(nested.url.path) did not finish (exit code \(code)); see its coordinator.log")
         }
         let reader = try NPYReader(path: nested.matrixURL.path)
-        if !quiet { FileHandle.standardError.write(Data("evaluate: ablation table computed by \(workers) workers (\(nested.url.path))\n".utf8)) }
+        let who = held == nil ? "\(localWorkers) local workers" : "the external workers"
+        if !quiet { FileHandle.standardError.write(Data("evaluate: ablation table computed by \(who) (\(nested.url.path))\n".utf8)) }
         return try reader.readAllFloats()
     }
 

@@ -3,6 +3,7 @@ import BatchRuntime
 import Biclustering
 import Foundation
 import ONNX
+import ZeroMQTransport
 
 /// The stages after the attribution matrix: biclustering → evaluation → report, each resumable.
 ///
@@ -18,6 +19,8 @@ public struct AnalysisPipeline {
     public var quiet = false
     /// Local worker processes for the evaluation's ablation job (0: computed in this process).
     public var ablationWorkers = 0
+    /// External workers kept connected after the matrix (`coordinator`, `resume`): the ablation job runs on them.
+    public var heldWorkers: CoordinatorEndpoint?
 
     public init(folder: RunFolder, quiet: Bool = false, ablationWorkers: Int = 0) {
         self.folder = folder
@@ -97,8 +100,8 @@ public struct AnalysisPipeline {
             let table = try openSampleTable(path: parameters.dataPath, key: parameters.dataKey)
             let labels = try parameters.labelsPath.map { try readLabels(path: $0) }
             let progress = StageProgress(label: "evaluate", total: result.modules.count, unit: "modules", quiet: quiet)
-            let backend: (any AblationBackend)? = ablationWorkers > 0
-                ? WorkerAblation(parameters: parameters, folder: folder, workers: ablationWorkers, quiet: quiet) : nil
+            let backend: (any AblationBackend)? = ablationWorkers > 0 || heldWorkers != nil
+                ? WorkerAblation(parameters: parameters, folder: folder, workers: ablationWorkers, held: heldWorkers, quiet: quiet) : nil
             let evaluation = try ModuleEvaluator(
                 spec: parameters.spec, model: model, table: table, labels: labels, imageShape: parameters.analysis.imageShape
             ).evaluate(result: result, ablation: backend, progress: progress)
@@ -135,14 +138,16 @@ public struct AnalysisPipeline {
         return lines.joined(separator: "\n")
     }
 
-    /// The ablation table as an "ablation" job on local worker processes (RUN/ablation/).
+    /// The ablation table as an "ablation" job (RUN/ablation/) on the held external workers, or else on local
+    /// worker processes.
     struct WorkerAblation: AblationBackend {
         let parameters: AttributionJobParameters
         let folder: RunFolder
         let workers: Int
+        let held: CoordinatorEndpoint?
         let quiet: Bool
         func table(for task: AblationTask) throws -> [Float] {
-            try AblationJobKind.runOnLocalWorkers(task, parameters: parameters, folder: folder, workers: workers, quiet: quiet)
+            try AblationJobKind.runOnWorkers(task, parameters: parameters, folder: folder, localWorkers: workers, held: held, quiet: quiet)
         }
     }
 

@@ -18,6 +18,11 @@ public struct RuntimeLaunch: Sendable {
     public var workerCredit = 4
     public var config = CoordinatorConfig()
     public var quiet = false
+    /// With external workers only: keep them connected after the matrix for the jobs `afterMatrix` runs (the
+    /// evaluation's ablation job) instead of sending them away; they are dismissed when `execute` returns.
+    public var holdExternalWorkers = false
+    /// Serve this job on an endpoint held from an earlier job of the process (nil: bind `endpoint`).
+    public var sharedEndpoint: CoordinatorEndpoint?
 
     public init(folder: RunFolder) { self.folder = folder }
 
@@ -61,11 +66,35 @@ public enum RuntimeSession {
     /// `afterMatrix` (e.g. the analysis stages) runs while the finished coordinator still answers late workers
     /// with DISCONNECT(done) on a thread of its own, so it starts as soon as the matrix is complete and durable;
     /// this returns after both.
-    public static func execute(_ launch: RuntimeLaunch, afterMatrix: (Int32) throws -> Int32 = { $0 }) throws -> Int32 {
+    ///
+    /// With `launch.holdExternalWorkers` (and no local workers) the external workers stay connected after the
+    /// matrix and `afterMatrix` receives the endpoint holding them, to serve its own jobs on (see
+    /// `AnalysisPipeline.heldWorkers`); nil when no worker was connected at the end. They get DISCONNECT(done)
+    /// when this returns.
+    public static func execute(_ launch: RuntimeLaunch, afterMatrix: (Int32, CoordinatorEndpoint?) throws -> Int32) throws -> Int32 {
         var server: CoordinatorServer?
-        defer { server?.waitForLateWorkers() }
+        var held: CoordinatorEndpoint?
+        defer {
+            held?.finish(runId: 0, epoch: 0, grace: CoordinatorServer.doneGrace)
+            held?.waitUntilClosed()
+            server?.waitForLateWorkers()
+        }
+        var launch = launch
+        if launch.holdExternalWorkers && launch.localWorkers == 0 && launch.sharedEndpoint == nil {
+            held = try CoordinatorEndpoint(
+                endpoint: launch.endpoint, curve: try curveSettings(endpoint: launch.endpoint, keys: launch.keys, insecure: launch.insecure),
+                onLog: { _ in })
+            launch.sharedEndpoint = held
+        }
         let code = try coordinate(launch) { server = $0 }
-        return try afterMatrix(code)
+        // Without any worker connected at the end (e.g. `resume` of a finished matrix) there is nobody to hold.
+        let holding = code == RuntimeExitCode.ok && (held?.heldWorkerCount ?? 0) > 0
+        return try afterMatrix(code, holding ? held : nil)
+    }
+
+    /// `execute` without follow-up work.
+    public static func execute(_ launch: RuntimeLaunch) throws -> Int32 {
+        try execute(launch) { code, _ in code }
     }
 
     private static func coordinate(_ launch: RuntimeLaunch, created: (CoordinatorServer) -> Void) throws -> Int32 {
@@ -73,6 +102,8 @@ public enum RuntimeSession {
         var settings = CoordinatorSettings(endpoint: launch.endpoint)
         settings.curve = try curveSettings(endpoint: launch.endpoint, keys: launch.keys, insecure: launch.insecure)
         settings.config = launch.config
+        settings.sharedEndpoint = launch.sharedEndpoint
+        settings.holdWorkersAtEnd = launch.holdExternalWorkers && launch.sharedEndpoint != nil && launch.localWorkers == 0
         let logURL = launch.folder.logURL
         let logHandle: FileHandle? = {
             if !FileManager.default.fileExists(atPath: logURL.path) { FileManager.default.createFile(atPath: logURL.path, contents: nil) }
