@@ -76,6 +76,13 @@ enum PNGDecoder {
         #expect(pixel(0, 0) == [bright.0, bright.1, bright.2])
         #expect(pixel(width - 1, 0) == [dark.0, dark.1, dark.2])
         #expect(pixel(width - 1, 3) == [bright.0, bright.1, bright.2])
+        // The bands say where each module's rows and columns are, for the axis labels.
+        let map = try ReportImages.labelledHeatmap(matrix: NPYReader(path: path), rowLabels: [1, 0, 1, 0], columnLabels: [0, -1])
+        #expect(map.rowBands == [.init(label: 0, pixels: 0..<2), .init(label: 1, pixels: 2..<4)])
+        #expect(map.columnBands.map(\.label) == [0, -1])
+        #expect(map.columnBands.first?.pixels.lowerBound == 0 && map.columnBands.last?.pixels.upperBound == map.width)
+        let svg = ReportWriter.heatmapSVG(map, samples: 4, neurons: 2)
+        #expect(svg.hasPrefix("<svg") && svg.contains("samples (4) by module") && svg.contains("neurons (2) by module"))
     }
 
     @Test func reportIsSelfContainedAndEscapesRunStrings() throws {

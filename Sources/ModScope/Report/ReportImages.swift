@@ -32,9 +32,23 @@ enum ReportImages {
     /// |matrix| with rows grouped by module (row labels), columns by module (column labels), unassigned (−1)
     /// last; each pixel is the mean |value| of the cells it covers, coloured on a scale clipped at the 99th
     /// percentile of the cell means. White lines separate modules. Reads the matrix in blocks of rows.
+    /// A module's stretch of the heatmap along one axis, in pixels (`label` −1 = in no module).
+    struct Band: Equatable {
+        var label: Int
+        var pixels: Range<Int>
+    }
+
     static func heatmap(
         matrix: NPYReader, rowLabels: [Int], columnLabels: [Int], maxWidth: Int = 640, maxHeight: Int = 560
     ) throws -> (png: Data, width: Int, height: Int) {
+        let map = try labelledHeatmap(matrix: matrix, rowLabels: rowLabels, columnLabels: columnLabels, maxWidth: maxWidth, maxHeight: maxHeight)
+        return (map.png, map.width, map.height)
+    }
+
+    /// `heatmap` plus where each module's rows and columns are, for axis labels.
+    static func labelledHeatmap(
+        matrix: NPYReader, rowLabels: [Int], columnLabels: [Int], maxWidth: Int = 640, maxHeight: Int = 560
+    ) throws -> (png: Data, width: Int, height: Int, rowBands: [Band], columnBands: [Band]) {
         let (n, m) = (matrix.shape[0], matrix.elementsPerRow)
         func order(_ labels: [Int]) -> [Int] {
             labels.indices.sorted { a, b in
@@ -89,7 +103,19 @@ enum ReportImages {
                 pixels[offset] = r; pixels[offset + 1] = g; pixels[offset + 2] = b
             }
         }
-        return (try PNGEncoder.encode(width: width, height: height, pixels: pixels, colorType: .rgb), width, height)
+        func bands(_ sortedLabels: [Int], pixel: (Int) -> Int, end: Int) -> [Band] {
+            var result: [Band] = []
+            var start = 0
+            for i in 1...sortedLabels.count where i == sortedLabels.count || sortedLabels[i] != sortedLabels[i - 1] {
+                let to = i == sortedLabels.count ? end : pixel(i)
+                result.append(Band(label: sortedLabels[start], pixels: pixel(start)..<max(pixel(start), to)))
+                start = i
+            }
+            return result
+        }
+        let rowBands = n == 0 ? [] : bands(sortedRowLabels, pixel: { $0 * height / n }, end: height)
+        let columnBands = m == 0 ? [] : bands(sortedColumnLabels, pixel: { $0 * cellColumns / m * columnScale }, end: width)
+        return (try PNGEncoder.encode(width: width, height: height, pixels: pixels, colorType: .rgb), width, height, rowBands, columnBands)
     }
 
     /// A sample-shaped image: [H, W] grayscale (ink dark on white) or [3, H, W] colour, min–max normalised and

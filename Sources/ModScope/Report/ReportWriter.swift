@@ -69,7 +69,7 @@ public enum ReportWriter {
         .summary b { font-weight: 600; margin-left: 12px; text-align: right; overflow-wrap: anywhere; }
         .metric { display: inline-block; background: #fff; border: 1px solid #dde1e7; border-radius: 8px; padding: 8px 14px; margin: 6px 8px 0 0; }
         .metric span { display: block; font-size: 22px; font-weight: 600; }
-        .heatmap img { image-rendering: pixelated; border: 1px solid #ccd; max-width: 100%; }
+        .heatmap svg { max-width: 100%; height: auto; }
         .legend { display: flex; align-items: center; gap: 8px; margin: 6px 0; } .legend img { height: 12px; width: 240px; }
         .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr)); gap: 14px; }
         .card { background: #fff; border: 1px solid #dde1e7; border-radius: 10px; padding: 12px 14px; box-shadow: 0 1px 2px rgba(16,24,40,.04); }
@@ -124,16 +124,40 @@ public enum ReportWriter {
         var columnLabels = try NPYReader(path: columnsPath).integerValues()
         // signed-split labels both halves of each neuron; the heatmap shows neurons, labelled by their first half.
         if columnLabels.count == 2 * evaluation.neurons { columnLabels = Array(columnLabels.prefix(evaluation.neurons)) }
-        let (png, width, height) = try ReportImages.heatmap(
+        let map = try ReportImages.labelledHeatmap(
             matrix: NPYReader(path: matrixPath), rowLabels: rowLabels, columnLabels: columnLabels)
         return """
             <h2>Attribution matrix, reordered by module</h2>
             <p class="muted">|attribution| with samples (rows) and neurons (columns) grouped by module; white lines separate \
-            modules, samples and neurons in no module come last. Each pixel averages the cells it covers.</p>
-            <div class="heatmap"><img alt="attribution heatmap" width="\(width)" height="\(height)" src="\(PNGEncoder.dataURI(png))"></div>
+            modules, samples and neurons in no module come last ("–"). Each pixel averages the cells it covers.</p>
+            <div class="heatmap">\(heatmapSVG(map, samples: rowLabels.count, neurons: columnLabels.count))</div>
             <div class="legend muted">0 <img alt="colour scale" src="\(PNGEncoder.dataURI(try ReportImages.colorbar()))"> 99th percentile of |attribution|</div>
 
             """
+    }
+
+    /// The heatmap image inside an SVG with module numbers along both axes (bands too thin for a label get
+    /// none) and the axis titles.
+    static func heatmapSVG(
+        _ map: (png: Data, width: Int, height: Int, rowBands: [ReportImages.Band], columnBands: [ReportImages.Band]),
+        samples: Int, neurons: Int
+    ) -> String {
+        let (left, top) = (44, 34)
+        let (width, height) = (left + map.width, top + map.height)
+        func name(_ label: Int) -> String { label < 0 ? "–" : String(label) }
+        var svg = "<svg width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" "
+        svg += "role=\"img\" aria-label=\"attribution heatmap\" font-family=\"sans-serif\" font-size=\"10\" fill=\"#556\">"
+        svg += "<text x=\"\(left)\" y=\"11\">neurons (\(neurons)) by module →</text>"
+        svg += "<text transform=\"translate(11 \(top + map.height)) rotate(-90)\">samples (\(samples)) by module →</text>"
+        for band in map.columnBands where band.pixels.count >= 9 {
+            svg += "<text class=\"module-label\" x=\"\(left + (band.pixels.lowerBound + band.pixels.upperBound) / 2)\" y=\"\(top - 5)\" text-anchor=\"middle\">\(name(band.label))</text>"
+        }
+        for band in map.rowBands where band.pixels.count >= 9 {
+            svg += "<text class=\"module-label\" x=\"\(left - 5)\" y=\"\(top + (band.pixels.lowerBound + band.pixels.upperBound) / 2 + 3)\" text-anchor=\"end\">\(name(band.label))</text>"
+        }
+        svg += "<image x=\"\(left)\" y=\"\(top)\" width=\"\(map.width)\" height=\"\(map.height)\" style=\"image-rendering:pixelated\" href=\"\(PNGEncoder.dataURI(map.png))\"/>"
+        svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(map.width)\" height=\"\(map.height)\" fill=\"none\" stroke=\"#ccd\"/></svg>"
+        return svg
     }
 
     static func card(_ module: Evaluation.Module, evaluation: Evaluation) throws -> String {
