@@ -124,5 +124,13 @@ import Testing
         #expect(ablation.own.outputDrop > 3 * ablation.random.outputDropMean)
         #expect(ablation.own.accuracyDrop == 1)
         #expect(evaluation.labelNMI! > 0.99)
+        // What drives the class-0 module: its summed activation is 3.8·(x0 + x1) (gains 1.0 + 0.9 + 1.1 + 0.8, all
+        // units active), so gradient × input, averaged over its samples, is 3.8·mean(x0), 3.8·mean(x1), 0, 0.
+        let map = try #require(classZero.meanInputAttribution)
+        let own = classZero.samples
+        for feature in 0..<4 {
+            let expected = feature < 2 ? 3.8 * own.map { Double(values[$0 * 4 + feature]) }.reduce(0, +) / Double(own.count) : 0
+            #expect(abs(Double(map[feature]) - expected) < 1e-5 * max(1, abs(expected)), "feature \(feature): \(map[feature]) vs \(expected)")
+        }
     }
 }

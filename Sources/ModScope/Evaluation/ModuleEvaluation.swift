@@ -41,11 +41,15 @@ public struct Evaluation: Codable, Sendable {
         public var labels: LabelSummary?
         public var ablation: Ablation?
         public var meanInput: [Float]
+        /// Gradient × (input − baseline) of the module's summed activation, averaged over its samples
+        /// (`ModuleInputAttribution`); nil for an empty module.
+        public var meanInputAttribution: [Float]?
         enum CodingKeys: String, CodingKey {
             case id, samples, neurons, stability, degenerate, labels, ablation
             case sampleCount = "sample_count", neuronCount = "neuron_count"
             case sampleFraction = "sample_fraction", neuronFraction = "neuron_fraction"
             case densityRatio = "density_ratio", meanInput = "mean_input"
+            case meanInputAttribution = "mean_input_attribution"
         }
     }
 
@@ -152,6 +156,7 @@ public struct ModuleEvaluator {
             let count = Double(positions.count)
             return AblationProbe.Effect(outputDrop: drop / count, accuracyDrop: (before - after) / count)
         }
+        let inputAttribution = try ModuleInputAttribution(spec: spec, model: model, table: self.table)
         var modules: [Evaluation.Module] = []
         for module in result.modules {
             var labelSummary: Evaluation.LabelSummary?
@@ -182,7 +187,8 @@ public struct ModuleEvaluator {
                 neuronCount: module.neurons.count, sampleFraction: Double(module.samples.count) / Double(n),
                 neuronFraction: Double(module.neurons.count) / Double(spec.neuronCount), densityRatio: module.densityRatio,
                 stability: module.stability, degenerate: module.degenerate, labels: labelSummary, ablation: ablationSummary,
-                meanInput: (sums[module.id] ?? [Double](repeating: 0, count: perSample)).map { Float($0 / Double(count)) }))
+                meanInput: (sums[module.id] ?? [Double](repeating: 0, count: perSample)).map { Float($0 / Double(count)) },
+                meanInputAttribution: try inputAttribution.meanMap(neurons: module.neurons, samples: module.samples)))
             progress?.advance(by: 1)
         }
         var nmi: Double?, ari: Double?

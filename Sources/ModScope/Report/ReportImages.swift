@@ -118,6 +118,29 @@ enum ReportImages {
         return (try PNGEncoder.encode(width: width, height: height, pixels: pixels, colorType: .rgb), width, height, rowBands, columnBands)
     }
 
+    /// A signed sample-shaped map ([H, W], or [3, H, W] summed over channels) on a diverging scale: red where
+    /// positive, blue where negative, white at 0, symmetric around 0 (clipped at the largest |value|); enlarged
+    /// like `image`.
+    static func signedImage(_ values: [Float], shape: [Int], target: Int = 84) throws -> Data? {
+        let (channels, h, w) = shape.count == 3 ? (shape[0], shape[1], shape[2]) : (1, shape[0], shape[1])
+        guard channels == 1 || channels == 3, values.count == channels * h * w, h > 0, w > 0 else { return nil }
+        var map = [Float](repeating: 0, count: h * w)
+        for c in 0..<channels { for i in 0..<(h * w) { map[i] += values[c * h * w + i] } }
+        let limit = max(map.map(abs).max() ?? 0, 1e-30)
+        let scale = max(1, target / max(h, w))
+        let (width, height) = (w * scale, h * scale)
+        var pixels = [UInt8]()
+        pixels.reserveCapacity(width * height * 3)
+        for y in 0..<height {
+            for x in 0..<width {
+                let t = max(-1, min(1, map[(y / scale) * w + x / scale] / limit))
+                let fade = UInt8((1 - abs(t)) * 255)
+                pixels += t >= 0 ? [255, fade, fade] : [fade, fade, 255]
+            }
+        }
+        return try PNGEncoder.encode(width: width, height: height, pixels: pixels, colorType: .rgb)
+    }
+
     /// A sample-shaped image: [H, W] grayscale (ink dark on white) or [3, H, W] colour, min–max normalised and
     /// enlarged with nearest-neighbour sampling to about `target` pixels on the long side.
     static func image(_ values: [Float], shape: [Int], target: Int = 112) throws -> Data? {

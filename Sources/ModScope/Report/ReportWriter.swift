@@ -74,8 +74,8 @@ public enum ReportWriter {
         .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr)); gap: 14px; }
         .card { background: #fff; border: 1px solid #dde1e7; border-radius: 10px; padding: 12px 14px; box-shadow: 0 1px 2px rgba(16,24,40,.04); }
         .card h3 { margin: 0 0 6px; font-size: 16px; display: flex; justify-content: space-between; }
-        .card table { width: 100%; border-collapse: collapse; font-size: 13px; } .card td { padding: 1px 0; } .card td:last-child { text-align: right; font-variant-numeric: tabular-nums; }
-        .row { display: flex; gap: 12px; align-items: flex-start; } .row img { image-rendering: pixelated; border: 1px solid #e4e7ec; }
+        .card table { width: 100%; border-collapse: collapse; font-size: 13px; } .card td { padding: 1px 0; } .card td:first-child { white-space: nowrap; padding-right: 8px; } .card td:last-child { text-align: right; font-variant-numeric: tabular-nums; }
+        .row { display: flex; gap: 12px; align-items: flex-start; margin-bottom: 6px; } .row img { image-rendering: pixelated; border: 1px solid #e4e7ec; }
         .tag { font-size: 12px; background: #eef2ff; color: #3538cd; border-radius: 10px; padding: 1px 8px; font-weight: 500; }
         .warn { background: #fef3f2; color: #b42318; } footer { margin: 32px 0 8px; color: #667085; font-size: 12px; }
         svg text { font: 11px sans-serif; fill: #344054; }
@@ -165,10 +165,16 @@ public enum ReportWriter {
         if let labels = module.labels { html += " <span class=\"tag\">mostly \(labels.majority)</span>" }
         if let degenerate = module.degenerate { html += " <span class=\"tag warn\">\(escape(degenerate))</span>" }
         html += "</h3>\n<div class=\"row\">"
-        if let shape = evaluation.imageShape, let png = try ReportImages.image(module.meanInput, shape: shape) {
-            html += "<div><img alt=\"mean input of module \(module.id)\" src=\"\(PNGEncoder.dataURI(png))\"><div class=\"muted\" style=\"font-size:11px\">mean input</div></div>"
+        if let shape = evaluation.imageShape {
+            let caption = "<div class=\"muted\" style=\"font-size:11px\">"
+            if let png = try ReportImages.image(module.meanInput, shape: shape, target: 84) {
+                html += "<div><img alt=\"mean input of module \(module.id)\" src=\"\(PNGEncoder.dataURI(png))\">\(caption)mean input</div></div>"
+            }
+            if let map = module.meanInputAttribution, let png = try ReportImages.signedImage(map, shape: shape) {
+                html += "<div><img alt=\"what drives module \(module.id)\" title=\"gradient × input of the module's summed activation, mean over its samples: red raises it, blue lowers it\" src=\"\(PNGEncoder.dataURI(png))\">\(caption)drives it (<span style=\"color:#c00\">+</span>/<span style=\"color:#00c\">−</span>)</div></div>"
+            }
         }
-        html += "<table>"
+        html += "</div><table>"
         html += "<tr><td>samples</td><td>\(module.sampleCount) (\(percent(module.sampleFraction)))</td></tr>"
         html += "<tr><td>neurons</td><td>\(module.neuronCount) (\(percent(module.neuronFraction)))</td></tr>"
         html += "<tr><td>density ratio</td><td>\(format(module.densityRatio))</td></tr>"
@@ -176,7 +182,7 @@ public enum ReportWriter {
         if let labels = module.labels {
             html += "<tr><td>label purity</td><td>\(percent(labels.purity)) (label \(labels.majority))</td></tr>"
         }
-        html += "</table></div>\n"
+        html += "</table>\n"
         if let labels = module.labels { html += histogram(labels) }
         if let ablation = module.ablation { html += ablationChart(ablation) }
         let neurons = module.neurons.prefix(40).map(String.init).joined(separator: ", ")
