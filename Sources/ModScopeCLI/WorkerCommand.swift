@@ -54,6 +54,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .long, help: "Exit if no coordinator welcomes this worker within this many seconds (default: keep trying).")
     var giveUpAfter: Double?
 
+    @Option(name: .long, help: "Folder that keeps models received from coordinators (by SHA-256), so later runs on this machine skip the download.")
+    var modelCache: String?
+
     @Option(name: .long, help: ArgumentHelp("Exit when this process is no longer the parent (local workers).", visibility: .hidden))
     var parentPid: Int32?
 
@@ -70,6 +73,7 @@ struct WorkerCommand: ParsableCommand {
             settings.credit = credit
             settings.parentPID = parentPid
             settings.giveUpAfter = giveUpAfter
+            settings.modelCacheFolder = modelCache.map { URL(fileURLWithPath: $0) }
             settings.configureComputeThread = RuntimeHooks.shared.configureComputeThread
             let pid = getpid()
             settings.onLog = { line in FileHandle.standardError.write(Data("\(LogClock.timestamp()) worker \(pid): \(line)\n".utf8)) }

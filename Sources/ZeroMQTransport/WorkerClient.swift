@@ -13,6 +13,9 @@ public struct WorkerSettings: Sendable {
     public var credit = 4
     /// Exit when this process is no longer our parent (local workers of `modscope run` die with it).
     public var parentPID: Int32?
+    /// Folder of model files named by their SHA-256 (`modscope worker --model-cache`), kept across runs so a model
+    /// crosses the network once per machine; nil = memory only. Files are verified against the hash when read.
+    public var modelCacheFolder: URL?
     /// Give up when no coordinator has welcomed us for this many seconds (nil = keep trying forever).
     public var giveUpAfter: Double?
     /// Runs first on the compute thread with `threads` (the attribution side pins BLAS threads here).
@@ -247,6 +250,10 @@ public final class WorkerClient: @unchecked Sendable {
                             }
                             backoff = Self.backoffInitial
                             log("connected to \(settings.endpoint): \(decoded.kind) job, \(decoded.rowCount)×\(decoded.columns), epoch \(epoch)")
+                            if let hash = decoded.modelHash, modelCache[hash] == nil, let cached = ModelFileCache.read(hash: hash, in: settings.modelCacheFolder) {
+                                modelCache[hash] = cached
+                                log("model \(hash.prefix(12))… read from the model cache (\(cached.count) bytes, SHA-256 verified)")
+                            }
                             if let hash = decoded.modelHash, modelCache[hash] == nil {
                                 modelBuffer = Data()
                                 try send(.modelRequest, .modelRequest(offset: 0, hash: hash))
@@ -270,6 +277,9 @@ public final class WorkerClient: @unchecked Sendable {
                                 }
                                 log("model \(hash.prefix(12))… received (\(modelBuffer.count) bytes, SHA-256 verified)")
                                 modelCache[hash] = modelBuffer
+                                if let problem = ModelFileCache.write(modelBuffer, hash: hash, in: settings.modelCacheFolder) {
+                                    log("cannot keep the model in the model cache (\(problem)); continuing without it")
+                                }
                                 modelBuffer = Data()
                                 modelReady()
                             } else {
@@ -351,5 +361,34 @@ extension Array where Element == Float {
         let count = bytes.count / 4
         self = [Float](repeating: 0, count: count)
         self.withUnsafeMutableBytes { dst in bytes.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[0..<count * 4])) } }
+    }
+}
+
+/// Models on disk by content hash: FOLDER/<sha256>.onnx, written atomically, checked when read.
+enum ModelFileCache {
+    static func url(hash: String, in folder: URL) -> URL { folder.appendingPathComponent("\(hash).onnx") }
+
+    /// The cached bytes of `hash`, or nil (no folder, no file, or a file whose hash differs — then it is removed).
+    static func read(hash: String, in folder: URL?) -> Data? {
+        guard let folder, hash.count == 64, hash.allSatisfy(\.isHexDigit) else { return nil }
+        let file = url(hash: hash, in: folder)
+        guard let data = try? Data(contentsOf: file) else { return nil }
+        guard SHA256.hex(data) == hash else {
+            try? FileManager.default.removeItem(at: file)
+            return nil
+        }
+        return data
+    }
+
+    /// Stores the verified bytes of `hash`; returns a problem description or nil.
+    static func write(_ data: Data, hash: String, in folder: URL?) -> String? {
+        guard let folder, hash.count == 64, hash.allSatisfy(\.isHexDigit) else { return nil }
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try AtomicFile.write(data, to: url(hash: hash, in: folder))
+            return nil
+        } catch {
+            return "\(error)"
+        }
     }
 }

@@ -63,4 +63,42 @@ struct ZeroSamples: SampleSource {
         let data = [UInt8](try Data(contentsOf: folder.matrixURL)).dropFirst(MatrixFile.headerSize(rows: 64, columns: 16))
         #expect(Array(data) == expected.withUnsafeBytes { [UInt8]($0) })
     }
+
+    /// `--model-cache`: the first run stores the model by hash; a later run on the same machine reads it from
+    /// there (here the coordinator of the second run cannot even load it); a damaged file is not used.
+    @Test(.timeLimit(.minutes(1))) func workersKeepModelsInTheirModelCacheAcrossRuns() throws {
+        let model = Data((0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
+        let hash = SHA256.hex(model)
+        let cache = URL(fileURLWithPath: "/tmp/msmc-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: cache) }
+        func runOnce(kind: String, loadModel: @escaping @Sendable (JobSpec) throws -> Data) throws -> CoordinatorOutcome {
+            JobRegistry.shared.register(JobKind(
+                name: kind, makeComputer: { _ in ModelEchoComputer() },
+                makeSampleSource: { job in ZeroSamples(elements: job.sampleElementsPerRow) }, loadModel: loadModel))
+            let job = JobSpec(kind: kind, parameters: Data("{}".utf8), modelHash: hash, rowCount: 16, sampleElementsPerRow: 2, columns: 4, shardSize: 4)
+            let folder = RunFolder(path: "/tmp/msmc-run-\(UUID().uuidString.prefix(8))")
+            defer { try? FileManager.default.removeItem(at: folder.url) }
+            _ = try folder.create(job: job, version: "test")
+            let server = try CoordinatorServer(folder: folder, settings: CoordinatorSettings(endpoint: folder.ipcEndpoint))
+            let coordinator = Background { try server.run() }
+            var w = WorkerSettings(endpoint: folder.ipcEndpoint)
+            w.giveUpAfter = 20
+            w.modelCacheFolder = cache
+            let client = WorkerClient(settings: w)
+            let worker = Background { try client.run() }
+            let outcome = try #require(coordinator.wait(seconds: 30)).get()
+            _ = worker.wait(seconds: 5)
+            server.waitForLateWorkers()
+            return outcome
+        }
+        #expect(try runOnce(kind: "model-echo-first") { _ in model }.complete)
+        let file = cache.appendingPathComponent("\(hash).onnx")
+        #expect(try Data(contentsOf: file) == model)
+        let second = try runOnce(kind: "model-echo-cached") { _ in throw RuntimeError("the coordinator cannot read the model") }
+        #expect(second.complete && second.poisoned.isEmpty)
+        // A damaged cache file is ignored and removed.
+        try Data("damaged".utf8).write(to: file)
+        #expect(ModelFileCache.read(hash: hash, in: cache) == nil)
+        #expect(!FileManager.default.fileExists(atPath: file.path))
+    }
 }
