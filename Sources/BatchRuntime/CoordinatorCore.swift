@@ -41,7 +41,8 @@ public enum CoordinatorAction: Sendable, Equatable {
     case stageCommit(StagedCommit)
     /// Append (and fsync) a journal record now.
     case journal(JournalRecord)
-    /// Every shard is committed or poisoned; DISCONNECT(done) has been sent to every worker.
+    /// Every shard is committed or poisoned; DISCONNECT(done) has been sent to every worker (unless
+    /// `config.dismissWorkersAtEnd` is false: the driver keeps them for a next job).
     case finished(poisoned: [Int])
     /// A line for the coordinator log.
     case log(String)

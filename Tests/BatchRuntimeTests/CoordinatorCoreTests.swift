@@ -221,6 +221,19 @@ import Testing
         #expect(core.status(now: 2).workerLines.first?.contains("RSS 123 MB") == true)
     }
 
+    /// Workers kept for a next job of the same coordinator get no DISCONNECT(done) when the run completes.
+    @Test func finishedRunDismissesWorkersUnlessTheyAreKept() throws {
+        for dismiss in [true, false] {
+            var core = try makeCore({ $0.dismissWorkersAtEnd = dismiss }, committed: [1, 2, 3])
+            _ = hello(&core, peer: [1], inc: 10)
+            let r = try result(&core, peer: [1], inc: 10, shard: 0, attempt: 1, now: 1)
+            let end = core.handle(.commitsDurable(staged(r)), now: 1)
+            #expect(end.contains { if case .finished = $0 { return true } else { return false } })
+            let saidDone = end.contains { if case .send(_, let m) = $0, case .disconnect(.done, _) = m.body { return true } else { return false } }
+            #expect(saidDone == dismiss)
+        }
+    }
+
     @Test func resumedCoreOnlyAssignsUncommittedShards() throws {
         var core = try makeCore(committed: [0, 2])
         let actions = hello(&core, peer: [1], inc: 10, credit: 4)
