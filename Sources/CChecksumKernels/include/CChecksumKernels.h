@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/// The 64 round constants K of FIPS 180-4 §4.2.2 (shared with the portable Swift code).
+const uint32_t *modscope_sha256_round_constants(void);
+
 /// 1 when this CPU has the SHA extensions (and SSE4.1/SSSE3), else 0.
 int modscope_sha256_hardware_supported(void);
 
