@@ -33,6 +33,9 @@ struct AnalysisOptions: ParsableArguments {
     @Option(name: .customLong("image-shape"), help: "Show each sample as an image of this shape in the report, e.g. 8x8 or 3x32x32 (default: inferred from (H, W), (1, H, W) or (3, H, W) inputs).")
     var imageShape: String?
 
+    @Option(name: .customLong("compare-with"), help: "Another run folder (or bicluster folder) on the same samples: the report adds how far its modules agree with this run's (see `modscope compare`).")
+    var compareWith: String?
+
     func settings() throws -> AnalysisSettings {
         var settings = AnalysisSettings()
         settings.k = k
@@ -45,6 +48,7 @@ struct AnalysisOptions: ParsableArguments {
         settings.embedding = embedding
         settings.seed = seed
         settings.imageShape = try imageShape.map(AnalysisSettings.parseImageShape)
+        settings.compareWith = try compareWith.map(AnalysisSettings.checkComparedFolder)
         _ = try settings.biclusterConfig()
         return settings
     }

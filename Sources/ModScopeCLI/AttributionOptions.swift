@@ -17,8 +17,8 @@ struct AttributionOptions: ParsableArguments {
     @Option(help: "Class labels (.npy or .csv, one per sample): used for --target labels and for evaluation, never to find modules.")
     var labels: String?
 
-    @Option(help: "The hidden layer: a tensor name (e.g. /fc1/Relu_output_0 or relu_1) or a node name. `modscope inspect` lists them. Required.")
-    var layer: String?
+    @Option(help: "The hidden layer: a tensor name (e.g. /fc1/Relu_output_0 or relu_1), a node name, or a PyTorch module path (e.g. layer3). Give it several times for the columns of several layers, concatenated. `modscope inspect` lists them. Required.")
+    var layer: [String] = []
 
     @Option(help: "The attribution method: \(AttributionMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
     var method: AttributionMethod = .conductance
@@ -46,15 +46,15 @@ struct AttributionOptions: ParsableArguments {
     }
 
     /// Whether any of the required job flags was given.
-    var isGiven: Bool { model != nil || data != nil || layer != nil }
+    var isGiven: Bool { model != nil || data != nil || !layer.isEmpty }
 
     /// The request, or a usage error naming the missing flag.
     func request() throws -> AttributionRequest {
         guard let model else { throw ValidationError("Missing --model: the ONNX model file to explain.") }
         guard let data else { throw ValidationError("Missing --data: the samples (.npy, .npz or .csv).") }
-        guard let layer else { throw ValidationError("Missing --layer: the hidden layer (see `modscope inspect MODEL`).") }
+        guard !layer.isEmpty else { throw ValidationError("Missing --layer: the hidden layer (see `modscope inspect MODEL`).") }
         return AttributionRequest(
-            modelPath: model, dataPath: data, dataKey: dataKey, labelsPath: labels, layer: layer, output: output,
+            modelPath: model, dataPath: data, dataKey: dataKey, labelsPath: labels, layers: layer, output: output,
             target: target, baseline: baseline,
             configuration: AttributionConfiguration(method: method, steps: steps, quadrature: quadrature, granularity: granularity))
     }

@@ -31,6 +31,15 @@ public struct ModelInspection: Sendable, Codable {
     public var defaultOutput: String?
     public var tensors: [TensorRow]
     public var outputPaths: [OutputPath]
+    /// The PyTorch modules recorded by the exporter, each with its output tensors and their shapes at batch 1.
+    public var modules: [ModuleRow]
+
+    public struct ModuleRow: Sendable, Codable {
+        public var path: String
+        public var depth: Int
+        public var outputs: [String]
+        public var shapes: [[Int]?]
+    }
 
     public init(model: ONNXModel) {
         let graph = model.graph
@@ -80,12 +89,31 @@ public struct ModelInspection: Sendable, Codable {
             }
         }
         tensors = rows
+        modules = model.moduleTree.modules.map { module in
+            ModuleRow(path: module.path, depth: module.depth, outputs: module.outputs, shapes: module.outputs.map { shapes[$0] })
+        }
         outputPaths = graph.outputs.map { output in
             OutputPath(
                 output: output,
                 unsupported: graph.ancestorNodes(of: [output]).map { graph.nodes[$0] }.filter { $0.op == nil }
                     .map { "\($0.qualifiedOpType) ('\($0.name)')" })
         }
+    }
+
+    /// The module tree: one line per module, indented by depth, with its output tensor and shape.
+    var moduleLines: [String] {
+        var lines = ["Modules (PyTorch module paths, usable as --layer when they have one output):"]
+        let width = min(56, (modules.map { $0.path.count + 2 * $0.depth }.max() ?? 0) + 2)
+        for module in modules {
+            let name = String(repeating: "  ", count: module.depth) + module.path
+            let outputs = zip(module.outputs, module.shapes).map { tensor, shape in
+                tensor + " " + (shape.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" } ?? "?")
+            }
+            let shown = outputs.isEmpty ? "(no output depends on the input)"
+                : outputs.count == 1 ? "→ " + outputs[0] : "\(outputs.count) outputs (called several times): " + outputs.prefix(3).joined(separator: ", ") + (outputs.count > 3 ? ", …" : "")
+            lines.append("  " + name.padding(toLength: max(width, name.count + 1), withPad: " ", startingAt: 0) + shown)
+        }
+        return lines
     }
 
     /// A human-readable report.
@@ -114,6 +142,7 @@ public struct ModelInspection: Sendable, Codable {
                     + "\(row.node.padding(toLength: nodeWidth + 2, withPad: " ", startingAt: 0))"
                     + "\(row.tensor.padding(toLength: tensorWidth + 2, withPad: " ", startingAt: 0))\(shape)")
         }
+        if !modules.isEmpty { lines += moduleLines }
         lines.append("Unsupported operators on each output's path:")
         for path in outputPaths {
             lines.append("  \(path.output): \(path.unsupported.isEmpty ? "none" : path.unsupported.joined(separator: ", "))")

@@ -17,6 +17,8 @@ public struct ONNXModel: Sendable {
     public let producer: String
     /// Node names → index, for resolving `--layer` given as a node name.
     let nodeNames: [String: Int]
+    /// Node name → the PyTorch module paths containing it (`ModuleScopes`), for `--layer` given as a module.
+    let moduleScopes: [String: [[String]]]
 
     /// Loads a model file; external data files are read from the model's folder.
     public static func load(path: String) throws -> ONNXModel {
@@ -62,6 +64,7 @@ public struct ONNXModel: Sendable {
 
         var nodes: [Graph.Node] = []
         var nodeNames: [String: Int] = [:]
+        var moduleScopes: [String: [[String]]] = [:]
         for (index, nodeProto) in g.node.enumerated() {
             let name = nodeProto.name.isEmpty ? "\(nodeProto.opType)_\(index)" : nodeProto.name
             var named = nodeProto
@@ -79,6 +82,8 @@ public struct ONNXModel: Sendable {
                 opsetVersion: nodeProto.domain == "ai.onnx.ml" ? (mlOpset ?? 1) : opset,
                 inputs: nodeProto.input, outputs: nodeProto.output, op: op, unsupportedReason: reason, traits: traits))
             nodeNames[name] = index
+            let scopes = ModuleScopes.paths(of: nodeProto)
+            if !scopes.isEmpty { moduleScopes[name] = scopes }
         }
         nodes = try topologicallySorted(nodes, available: Set(constants.keys).union(g.input.map(\.name)))
         nodeNames = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($0.element.name, $0.offset) })
@@ -101,7 +106,7 @@ public struct ONNXModel: Sendable {
         return ONNXModel(
             graph: graph, path: path, irVersion: Int(proto.irVersion), opsetVersion: opset, mlOpsetVersion: mlOpset,
             producer: [proto.producerName, proto.producerVersion].filter { !$0.isEmpty }.joined(separator: " "),
-            nodeNames: nodeNames)
+            nodeNames: nodeNames, moduleScopes: moduleScopes)
     }
 
     /// ONNX requires topological order; some producers do not comply, so order by data dependencies.

@@ -9,7 +9,9 @@ import TensorCore
 /// the accuracy are compared with the intact model.
 ///
 /// The layer's activations are computed once; every ablation re-runs only the part of the network after the
-/// layer (the whole network with the layer replaced when tensors bypass it).
+/// layer (the whole network with the layer replaced when tensors bypass it). With several layers (a module's
+/// neurons can lie in any of them) the whole network runs with each layer's module neurons set to their
+/// baseline values as the layer is produced, so a later layer sees the earlier layers' ablation.
 struct AblationProbe {
     let spec: AttributionSpec
     let activations: Tensor  // (N, *layerShape)
@@ -23,21 +25,31 @@ struct AblationProbe {
     let layerIsCut: Bool
     let outputWidth: Int
     let channelGranularity: Bool
+    /// Every layer's columns, and its activation at the baseline input (1, *layerShape).
+    let layers: [LayerColumns]
+    let baselineActivations: [Tensor]
 
     init(spec: AttributionSpec, model: ONNXModel, samples: Tensor, labels: [Int]?) throws {
         self.spec = spec
         self.samples = samples
-        full = try model.plan(targets: [spec.output, spec.layer])
-        let fed = try ExecutionPlan(graph: model.graph, targets: [spec.output], fed: [spec.layer])
-        layerIsCut = !fed.reads(spec.input)
-        suffix = fed
+        layers = spec.layerColumns
+        let first = layers[0].layer
+        full = try model.plan(targets: [spec.output] + layers.map(\.layer))
+        if layers.count == 1 {
+            suffix = try ExecutionPlan(graph: model.graph, targets: [spec.output], fed: [first])
+            layerIsCut = !suffix.reads(spec.input)
+        } else {
+            (suffix, layerIsCut) = (full, false)
+        }
         let execution = try full.forward(feeds: [spec.input: .float(samples)])
-        activations = try execution.tensor(spec.layer)
+        activations = try execution.tensor(first)
         original = try execution.tensor(spec.output)
         let n = samples.shape[0]
         outputWidth = original.count / max(n, 1)
         let baseline = Tensor(shape: [1] + spec.sampleShape, storage: spec.baseline ?? [Float](repeating: 0, count: spec.sampleShape.reduce(1, *)))
-        baselineActivation = try full.forward(feeds: [spec.input: .float(baseline)]).tensor(spec.layer)
+        let baselineExecution = try full.forward(feeds: [spec.input: .float(baseline)])
+        baselineActivations = try layers.map { try baselineExecution.tensor($0.layer) }
+        baselineActivation = baselineActivations[0]
         let predictions = AblationProbe.argmax(original, width: outputWidth)
         switch spec.target {
         case .predicted: targets = predictions
@@ -70,6 +82,41 @@ struct AblationProbe {
     /// target output and whether the prediction is still correct afterwards.
     func perSample(neurons: [Int], rows: [Int]) throws -> (drop: [Float], correct: [Float]) {
         guard !rows.isEmpty else { return ([], []) }
+        let out = layers.count == 1 ? try ablatedOutput(neurons: neurons, rows: rows) : try ablatedOutputOfLayers(neurons: neurons, rows: rows)
+        let predicted = AblationProbe.argmax(out, width: outputWidth)
+        var drop = [Float](), correct = [Float]()
+        for (r, row) in rows.enumerated() {
+            drop.append(original.storage[row * outputWidth + targets[row]] - out.storage[r * outputWidth + targets[row]])
+            correct.append(predicted[r] == reference[row] ? 1 : 0)
+        }
+        return (drop, correct)
+    }
+
+    /// The output on `rows` with `neurons` (matrix columns, possibly in several layers) at their baseline
+    /// values: the whole network runs, each layer's neurons replaced as the layer is produced.
+    func ablatedOutputOfLayers(neurons: [Int], rows: [Int]) throws -> Tensor {
+        var replacements: [String: TensorReplacement] = [:]
+        for (columns, baseline) in zip(layers, baselineActivations) {
+            let local = neurons.filter { columns.range.contains($0) }.map { $0 - columns.start }
+            guard !local.isEmpty else { continue }
+            let inner = baseline.count / columns.count  // 1 per unit, H·W per channel
+            replacements[columns.layer] = { produced in
+                var t = produced
+                let perRow = t.count / max(t.shape[0], 1)
+                for r in 0..<t.shape[0] {
+                    for neuron in local {
+                        for p in 0..<inner { t.storage[r * perRow + neuron * inner + p] = baseline.storage[neuron * inner + p] }
+                    }
+                }
+                return t
+            }
+        }
+        let inputs = Tensor.concatenateRows(rows.map { samples.rows($0..<($0 + 1)) })
+        return try full.forward(feeds: [spec.input: .float(inputs)], replacing: replacements).tensor(spec.output)
+    }
+
+    /// One layer: the part of the network after it, fed the layer with `neurons` at their baseline values.
+    func ablatedOutput(neurons: [Int], rows: [Int]) throws -> Tensor {
         let perSample = activations.count / activations.shape[0]
         let inner = channelGranularity ? perSample / spec.neuronCount : 1
         var layer = [Float](repeating: 0, count: rows.count * perSample)
@@ -80,21 +127,10 @@ struct AblationProbe {
             }
         }
         let ablated = Tensor(shape: [rows.count] + Array(activations.shape.dropFirst()), storage: layer)
-        let out: Tensor
-        if layerIsCut {
-            out = try suffix.forward(feeds: [spec.layer: .float(ablated)]).tensor(spec.output)
-        } else {
-            let inputs = Tensor.concatenateRows(rows.map { samples.rows($0..<($0 + 1)) })
-            let replacement: TensorReplacement = { _ in ablated }
-            out = try full.forward(feeds: [spec.input: .float(inputs)], replacing: [spec.layer: replacement]).tensor(spec.output)
-        }
-        let predicted = AblationProbe.argmax(out, width: outputWidth)
-        var drop = [Float](), correct = [Float]()
-        for (r, row) in rows.enumerated() {
-            drop.append(original.storage[row * outputWidth + targets[row]] - out.storage[r * outputWidth + targets[row]])
-            correct.append(predicted[r] == reference[row] ? 1 : 0)
-        }
-        return (drop, correct)
+        if layerIsCut { return try suffix.forward(feeds: [spec.layer: .float(ablated)]).tensor(spec.output) }
+        let inputs = Tensor.concatenateRows(rows.map { samples.rows($0..<($0 + 1)) })
+        let replacement: TensorReplacement = { _ in ablated }
+        return try full.forward(feeds: [spec.input: .float(inputs)], replacing: [spec.layer: replacement]).tensor(spec.output)
     }
 
     /// Whether the intact model is correct on each sample.

@@ -65,9 +65,11 @@ public struct Evaluation: Codable, Sendable {
     public var ablationSamplesPerSet: Int
     public var unassigned: Unassigned
     public var modules: [Module]
+    /// Several layers: which neuron columns come from which layer (nil for one layer, as in older files).
+    public var layers: [LayerColumns]?
 
     enum CodingKeys: String, CodingKey {
-        case version, layer, method, output, samples, neurons, k, modules, unassigned
+        case version, layer, method, output, samples, neurons, k, modules, unassigned, layers
         case labelsAvailable = "labels_available", labelNMI = "label_nmi", labelARI = "label_ari"
         case inputShape = "input_shape", imageShape = "image_shape", ablationSamplesPerSet = "ablation_samples_per_set"
     }
@@ -205,7 +207,7 @@ public struct ModuleEvaluator {
             unassigned: Evaluation.Unassigned(
                 samples: rowLabels.filter { $0 < 0 }.count,
                 neurons: Set(0..<spec.neuronCount).subtracting(result.modules.flatMap(\.neurons)).count),
-            modules: modules)
+            modules: modules, layers: spec.layers)
     }
 }
 

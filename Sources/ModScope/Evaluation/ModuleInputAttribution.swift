@@ -9,7 +9,8 @@ import TensorCore
 /// Shrikumar et al. 2016 for gradient × input), averaged over the samples. Positive values are input features
 /// that raise the module's activation.
 ///
-/// At channel granularity a neuron is a whole channel map, so its activation is the map's sum. The samples are
+/// At channel granularity a neuron is a whole channel map, so its activation is the map's sum. With several
+/// layers the module's activation is the sum over all its neurons in every layer (one seed per layer). The samples are
 /// processed in fixed blocks of 64 in ascending order (bytes independent of anything but the inputs); at most
 /// `maxSamples` evenly spaced samples per module are used. Gradients come from the same engine as attribution
 /// (checked against PyTorch autograd within 1e-4, ReferenceParityTests).
@@ -23,7 +24,7 @@ struct ModuleInputAttribution {
     init(spec: AttributionSpec, model: ONNXModel, table: any SampleTable) throws {
         self.spec = spec
         self.table = table
-        plan = try model.plan(targets: [spec.layer])
+        plan = try model.plan(targets: spec.layerColumns.map(\.layer))
     }
 
     /// The mean attribution map of `neurons` over `samples` (length = elements per sample), or nil when either is
@@ -39,17 +40,22 @@ struct ModuleInputAttribution {
             let x = try block.flatMap { try table.floatRows($0..<($0 + 1)) }
             let input = Tensor(shape: [block.count] + spec.sampleShape, storage: x)
             let execution = try plan.forward(feeds: [spec.input: .float(input)])
-            let layer = try execution.tensor(spec.layer)
-            let perRow = layer.count / max(block.count, 1)
-            let inner = perRow / max(spec.neuronCount, 1)  // 1 at unit granularity, H·W per channel otherwise
-            var seed = [Float](repeating: 0, count: layer.count)
-            for r in 0..<block.count {
-                for neuron in neurons {
-                    for p in 0..<inner { seed[r * perRow + neuron * inner + p] = 1 }
+            var seeds: [String: Tensor] = [:]
+            for columns in spec.layerColumns {
+                let local = neurons.filter { columns.range.contains($0) }.map { $0 - columns.start }
+                guard !local.isEmpty else { continue }
+                let layer = try execution.tensor(columns.layer)
+                let perRow = layer.count / max(block.count, 1)
+                let inner = perRow / max(columns.count, 1)  // 1 at unit granularity, H·W per channel otherwise
+                var seed = [Float](repeating: 0, count: layer.count)
+                for r in 0..<block.count {
+                    for neuron in local {
+                        for p in 0..<inner { seed[r * perRow + neuron * inner + p] = 1 }
+                    }
                 }
+                seeds[columns.layer] = Tensor(shape: layer.shape, storage: seed)
             }
-            let gradients = try execution.gradients(
-                seeds: [spec.layer: Tensor(shape: layer.shape, storage: seed)], withRespectTo: [spec.input])
+            let gradients = try execution.gradients(seeds: seeds, withRespectTo: [spec.input])
             guard let g = gradients[spec.input] else { continue }  // the layer does not depend on the input
             for r in 0..<block.count {
                 for j in 0..<perSample {

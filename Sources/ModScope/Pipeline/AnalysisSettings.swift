@@ -18,11 +18,13 @@ public struct AnalysisSettings: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
     /// The image layout of one sample for the report ([H, W] or [C, H, W]); nil = inferred from the input shape.
     public var imageShape: [Int]?
+    /// Another run folder (absolute path) whose modules the report compares with this run's (`--compare-with`).
+    public var compareWith: String?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case k, kRange, transform, algorithm, embedding, normalization, restarts, nInit, restartNInit, seed, imageShape
+        case k, kRange, transform, algorithm, embedding, normalization, restarts, nInit, restartNInit, seed, imageShape, compareWith
     }
 
     /// Older run folders lack fields added since: they take their defaults.
@@ -39,6 +41,7 @@ public struct AnalysisSettings: Codable, Sendable, Equatable {
         restartNInit = try c.decodeIfPresent(Int.self, forKey: .restartNInit) ?? restartNInit
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
         imageShape = try c.decodeIfPresent([Int].self, forKey: .imageShape)
+        compareWith = try c.decodeIfPresent(String.self, forKey: .compareWith)
     }
 
     /// The biclustering configuration; a message naming the flag and the allowed values for anything invalid.

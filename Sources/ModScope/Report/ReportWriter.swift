@@ -21,6 +21,7 @@ public enum ReportWriter {
         var html = head(title: "ModScope — \(evaluation.layer)")
         html += summary(evaluation, manifest: manifest)
         html += try heatmapSection(runFolder: runFolder, evaluation: evaluation)
+        html += comparisonSection(runFolder: runFolder, manifest: manifest)
         html += "<h2>Modules</h2>\n<div class=\"cards\">\n"
         for module in evaluation.modules { html += try card(module, evaluation: evaluation) }
         html += "</div>\n"
@@ -77,7 +78,7 @@ public enum ReportWriter {
         .card table { width: 100%; border-collapse: collapse; font-size: 13px; } .card td { padding: 1px 0; } .card td:first-child { white-space: nowrap; padding-right: 8px; } .card td:last-child { text-align: right; font-variant-numeric: tabular-nums; }
         .row { display: flex; gap: 12px; align-items: flex-start; margin-bottom: 6px; } .row img { image-rendering: pixelated; border: 1px solid #e4e7ec; }
         .tag { font-size: 12px; background: #eef2ff; color: #3538cd; border-radius: 10px; padding: 1px 8px; font-weight: 500; }
-        .warn { background: #fef3f2; color: #b42318; } footer { margin: 32px 0 8px; color: #667085; font-size: 12px; }
+        .warn { background: #fef3f2; color: #b42318; } table.comparison { border-collapse: collapse; font-size: 13px; } table.comparison td, table.comparison th { padding: 2px 12px; text-align: right; border-bottom: 1px solid #eef0f3; } footer { margin: 32px 0 8px; color: #667085; font-size: 12px; }
         svg text { font: 11px sans-serif; fill: #344054; }
         </style></head><body>
 
@@ -131,10 +132,14 @@ public enum ReportWriter {
             <p class="muted">|attribution| with samples (rows) and neurons (columns) grouped by module; white lines separate \
             modules, samples and neurons in no module come last ("–"). Each pixel averages the cells it covers.</p>
             <div class="heatmap">\(heatmapSVG(map, samples: rowLabels.count, neurons: columnLabels.count))</div>
+            \(layerStrip(layers: evaluation.layers, columnLabels: columnLabels, mapWidth: map.width, left: heatmapLeft))
             <div class="legend muted">0 <img alt="colour scale" src="\(PNGEncoder.dataURI(try ReportImages.colorbar()))"> 99th percentile of |attribution|</div>
 
             """
     }
+
+    /// Pixels left of the heatmap image inside its SVG (room for the module numbers).
+    static let heatmapLeft = 44
 
     /// The heatmap image inside an SVG with module numbers along both axes (bands too thin for a label get
     /// none) and the axis titles.
@@ -142,7 +147,7 @@ public enum ReportWriter {
         _ map: (png: Data, width: Int, height: Int, rowBands: [ReportImages.Band], columnBands: [ReportImages.Band]),
         samples: Int, neurons: Int
     ) -> String {
-        let (left, top) = (44, 34)
+        let (left, top) = (heatmapLeft, 34)
         let (width, height) = (left + map.width, top + map.height)
         func name(_ label: Int) -> String { label < 0 ? "–" : String(label) }
         var svg = "<svg width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" "
@@ -185,8 +190,8 @@ public enum ReportWriter {
         html += "</table>\n"
         if let labels = module.labels { html += histogram(labels) }
         if let ablation = module.ablation { html += ablationChart(ablation) }
-        let neurons = module.neurons.prefix(40).map(String.init).joined(separator: ", ")
-        html += "<p class=\"muted\" style=\"font-size:12px;margin:6px 0 0\">neurons: \(neurons)\(module.neurons.count > 40 ? ", …" : "")</p>\n"
+        let neurons = neuronList(module.neurons, layers: evaluation.layers, limit: 40)
+        html += "<p class=\"muted\" style=\"font-size:12px;margin:6px 0 0\">neurons: \(neurons)</p>\n"
         return html + "</div>\n"
     }
 
