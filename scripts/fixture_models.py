@@ -152,8 +152,8 @@ class Misc(nn.Module):
         return self.softmax(self.fc(h))
 
 
-class ErfModel(nn.Module):
-    """Uses torch.erf (ONNX Erf), an op the engine does not support."""
+class AtanModel(nn.Module):
+    """Uses torch.atan (ONNX Atan), an op the engine does not support (not in the operator registry)."""
 
     def __init__(self):
         super().__init__()
@@ -161,7 +161,7 @@ class ErfModel(nn.Module):
         self.fc2 = nn.Linear(8, 3)
 
     def forward(self, x):
-        return self.fc2(torch.erf(self.fc1(x)))
+        return self.fc2(torch.atan(self.fc1(x)))
 
 
 BUILDERS = {

@@ -14,36 +14,78 @@ enum BackwardRules {
     /// unpool(g_b·(o_x − M), argmax_b), m_in = U/Δin (ordinary gradient where |Δin| < ε). Unlike Captum 0.9.0,
     /// every rule sees the multipliers of the op after it (textbook chaining, no captum#1104 hook-order quirk),
     /// and overlapping windows add their contributions instead of overwriting them.
-    static func deepLift(epsilon: Float) -> BackwardRule {
+    /// SiLU/Swish exported as Mul(x, Sigmoid(x)) is one elementwise unit y = x·σ(x): its multiplier is
+    /// Δy/Δx (fallback y′ = σ + x·σ(1 − σ)), given to x at the Mul; the Sigmoid on the σ branch receives nothing
+    /// from this Mul. Rescaling the Sigmoid alone and treating the product as linear breaks completeness
+    /// (the product of two varying tensors is not linear). Pow with a constant exponent is elementwise in its
+    /// base and rescaled likewise; with a varying exponent it keeps the ordinary gradient.
+    static func deepLift(epsilon: Float, graph: Graph) -> BackwardRule {
+        let silu = siluUnits(in: graph)
         return { node, context in
-            if node.traits.deepLift == .rescale {
+            if let xIndex = silu[node.name] {
+                let x = try context.floatInput(xIndex), s = try context.floatInput(1 - xIndex)
+                let slope = s.zipMap(x) { s, x in s + x * s * (1 - s) }
+                var result: [Tensor?] = [nil, nil]
+                result[xIndex] = rescale(input: x, output: try context.floatOutput(0), slope: slope, gradient: try context.outputGradient(), epsilon: epsilon)
+                return result
+            }
+            switch node.traits.deepLift {
+            case .rescale:
                 guard let op = node.op as? any ElementwiseFunction else {
                     throw GraphError("DeepLIFT: node '\(node.name)' (\(node.opType)) is registered for the rescale rule but its operator reports no elementwise derivative")
                 }
                 let input = try context.floatInput(0), output = try context.floatOutput(0)
-                let g = try context.outputGradient()
-                let half = input.count / 2
-                let slope = op.derivative(input: input, output: output)
-                var result = [Float](repeating: 0, count: input.count)
-                for i in 0..<half {
-                    let deltaIn = input.storage[i] - input.storage[half + i]
-                    let deltaOut = output.storage[i] - output.storage[half + i]
-                    if abs(deltaIn) < epsilon {
-                        result[i] = slope.storage[i] * g.storage[i]
-                        result[half + i] = slope.storage[half + i] * g.storage[half + i]
-                    } else {
-                        let ratio = deltaOut / deltaIn
-                        result[i] = g.storage[i] * ratio
-                        result[half + i] = g.storage[half + i] * ratio
-                    }
+                return [rescale(input: input, output: output, slope: op.derivative(input: input, output: output), gradient: try context.outputGradient(), epsilon: epsilon)]
+            case .custom:
+                if let op = node.op as? PoolOperator, op.kind == .max { return [try maxPoolRule(op, context, epsilon: epsilon)] }
+                if let op = node.op as? PowOperator, context.needsGradient.count > 1, !context.needsGradient[1] {
+                    let base = try context.floatInput(0), output = try context.floatOutput(0)
+                    guard base.shape == output.shape else { return nil }
+                    let slope = try op.baseSlope(context.inputs)
+                    return [rescale(input: base, output: output, slope: slope, gradient: try context.outputGradient(), epsilon: epsilon), nil]
                 }
-                return [Tensor(shape: input.shape, storage: result)]
+                return nil
+            default:
+                return nil
             }
-            if node.traits.deepLift == .custom, let op = node.op as? PoolOperator, op.kind == .max {
-                return [try maxPoolRule(op, context, epsilon: epsilon)]
-            }
-            return nil
         }
+    }
+
+    /// m = g·Δout/Δin per element over the [x rows; baseline rows] halves, the same multiplier for both
+    /// halves; the ordinary gradient slope·g where |Δin| < ε.
+    static func rescale(input: Tensor, output: Tensor, slope: Tensor, gradient g: Tensor, epsilon: Float) -> Tensor {
+        let half = input.count / 2
+        var result = [Float](repeating: 0, count: input.count)
+        for i in 0..<half {
+            let deltaIn = input.storage[i] - input.storage[half + i]
+            let deltaOut = output.storage[i] - output.storage[half + i]
+            if abs(deltaIn) < epsilon {
+                result[i] = slope.storage[i] * g.storage[i]
+                result[half + i] = slope.storage[half + i] * g.storage[half + i]
+            } else {
+                let ratio = deltaOut / deltaIn
+                result[i] = g.storage[i] * ratio
+                result[half + i] = g.storage[half + i] * ratio
+            }
+        }
+        return Tensor(shape: input.shape, storage: result)
+    }
+
+    /// Mul nodes computing x·Sigmoid(x) (SiLU/Swish as torch exports it), by name → the position of x.
+    static func siluUnits(in graph: Graph) -> [String: Int] {
+        let producers = graph.producers
+        var units: [String: Int] = [:]
+        for node in graph.nodes where node.inputs.count == 2 {
+            guard let mul = node.op as? BinaryOperator, mul.operation == .multiply else { continue }
+            for xIndex in 0..<2 {
+                let (x, s) = (node.inputs[xIndex], node.inputs[1 - xIndex])
+                guard x != s, let p = producers[s], let sigmoid = graph.nodes[p].op as? ActivationOperator,
+                    sigmoid.kind == .sigmoid, graph.nodes[p].inputs.first == x
+                else { continue }
+                units[node.name] = xIndex
+            }
+        }
+        return units
     }
 
     private static func maxPoolRule(_ op: PoolOperator, _ context: BackwardContext, epsilon: Float) throws -> Tensor {

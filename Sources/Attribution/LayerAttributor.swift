@@ -173,7 +173,7 @@ public struct LayerAttributor: Sendable {
         case .deeplift:
             let seed = oneHot(targets + targets, rows: 2 * b, tiles: 1, like: out)
             let m = try endpoints.gradients(
-                seeds: [output: seed], withRespectTo: [layer], rule: BackwardRules.deepLift(epsilon: configuration.deepLiftEpsilon))[layer]!
+                seeds: [output: seed], withRespectTo: [layer], rule: BackwardRules.deepLift(epsilon: configuration.deepLiftEpsilon, graph: graph))[layer]!
             attribution = ax.zipMap(ab, -).zipMap(m.rows(0..<b), *)
         case .conductance:
             attribution = try conductance(endpoints: endpoints, rows: b, targets: targets)
