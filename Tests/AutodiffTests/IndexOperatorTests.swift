@@ -106,3 +106,22 @@ private func iota(_ shape: [Int]) -> Tensor { Tensor(shape: shape, storage: (0..
         try checkGradient(op, inputs: [.float(randomTensor([2, 3, 4], &rng)), ints([], [1])], differentiable: [0])
     }
 }
+
+@Suite struct ScatterNDTests {
+    @Test func scatterNDReplacesAddressedSlices() throws {
+        // The ONNX documentation's first example: indices [[4], [3], [1], [7]] into 8 elements.
+        let data = Value.float(Tensor(shape: [8], storage: [1, 2, 3, 4, 5, 6, 7, 8]))
+        let indices = Value.int(IntTensor(shape: [4, 1], storage: [4, 3, 1, 7]))
+        let updates = Value.float(Tensor(shape: [4], storage: [9, 10, 11, 12]))
+        let y = try ScatterNDOperator().forward([data, indices, updates])[0]
+        #expect(y == .float(Tensor(shape: [8], storage: [1, 11, 3, 10, 9, 6, 7, 12])))
+        let intY = try ScatterNDOperator().forward([.int(IntTensor([0, 0, 0])), .int(IntTensor(shape: [1, 1], storage: [-1])), .int(IntTensor([5]))])[0]
+        #expect(intY == .int(IntTensor([0, 0, 5])))
+        #expect(throws: GraphError.self) { try ScatterNDOperator().forward([data, indices, .float(Tensor(zeros: [3]))]) }
+        var rng = SeededGenerator(seed: 27)
+        try checkGradient(
+            ScatterNDOperator(),
+            inputs: [.float(randomTensor([3, 4], &rng)), .int(IntTensor(shape: [2, 1], storage: [2, 0])), .float(randomTensor([2, 4], &rng))],
+            differentiable: [0, 2])
+    }
+}

@@ -170,3 +170,51 @@ public struct GatherNDOperator: ElementMapOperator {
         return ElementMap(shape: try checkedShape(outShape, "GatherND"), sources: sources)
     }
 }
+
+/// ONNX ScatterND with reduction "none": a copy of the data with the slices addressed by `indices` (…, m)
+/// replaced by `updates` (shape indices.shape[..<q−1] + data.shape[m...]); the addressed positions are those
+/// GatherND reads. Duplicate indices are undefined in ONNX; here the last update wins.
+/// VJP: d data = g with the overwritten positions zeroed; d updates = g gathered at those positions.
+public struct ScatterNDOperator: Operator {
+    public init() {}
+
+    func targets(_ inputs: [Value?]) throws -> ElementMap {
+        let map = try GatherNDOperator().map(Array(inputs.prefix(2)))
+        guard inputs.count > 2, let updates = inputs[2], updates.shape == map.shape else {
+            throw GraphError("ScatterND updates must have shape \(map.shape) (indices.shape[..<q−1] + data.shape[m...])")
+        }
+        return map
+    }
+
+    static func scatter<Element>(_ data: [Element], _ updates: [Element], at targets: [Int]) -> [Element] {
+        var out = data
+        for (i, target) in targets.enumerated() { out[target] = updates[i] }
+        return out
+    }
+
+    public func forward(_ inputs: [Value?]) throws -> [Value] {
+        let map = try targets(inputs)
+        switch (inputs[0]!, inputs[2]!) {
+        case (.float(let data), .float(let updates)):
+            return [.float(Tensor(shape: data.shape, storage: Self.scatter(data.storage, updates.storage, at: map.sources)))]
+        case (.int(let data), .int(let updates)):
+            return [.int(IntTensor(shape: data.shape, storage: Self.scatter(data.storage, updates.storage, at: map.sources)))]
+        default:
+            throw GraphError("ScatterND data and updates must have the same element type")
+        }
+    }
+
+    public func backward(_ context: BackwardContext) throws -> [Tensor?] {
+        let map = try targets(context.inputs)
+        let g = try context.outputGradient()
+        var result = [Tensor?](repeating: nil, count: context.inputs.count)
+        if context.needsGradient[0] {
+            let zeros = [Float](repeating: 0, count: map.sources.count)
+            result[0] = Tensor(shape: g.shape, storage: Self.scatter(g.storage, zeros, at: map.sources))
+        }
+        if context.needsGradient.count > 2 && context.needsGradient[2] {
+            result[2] = Tensor(shape: map.shape, storage: map.gather(g.storage))
+        }
+        return result
+    }
+}
