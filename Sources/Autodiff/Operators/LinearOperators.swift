@@ -3,6 +3,7 @@ import TensorCore
 /// ONNX Gemm: `Y = α·op(A)·op(B) + β·C`, C broadcast one way to (M, N). One cblas_sgemm per call.
 /// VJP: with A′ = op(A), B′ = op(B): dA′ = α·g·B′ᵀ, dB′ = α·A′ᵀ·g (transposed back when trans* = 1), dC = β·unb(g).
 public struct GemmOperator: Operator {
+    public var defaultTraits: OperatorTraits { .linear }
     public var alpha: Float, beta: Float, transposeA: Bool, transposeB: Bool
     public init(alpha: Float = 1, beta: Float = 1, transposeA: Bool = false, transposeB: Bool = false) {
         self.alpha = alpha
@@ -104,6 +105,7 @@ public struct GemmOperator: Operator {
 /// when B (forward, dA) or the reduced output (dB of a shared B) lets the batch fold into rows.
 /// VJP: dA = Σ_broadcast g·Bᵀ, dB = Σ_broadcast Aᵀ·g.
 public struct MatMulOperator: Operator {
+    public var defaultTraits: OperatorTraits { .linear }
     public init() {}
 
     struct Layout {
@@ -156,6 +158,7 @@ public struct MatMulOperator: Operator {
 /// ONNX Add, Sub, Mul, Div with multidirectional broadcasting (also on INT64 shape arithmetic).
 /// VJP: Add/Sub dA = unb(g), dB = ±unb(g); Mul dA = unb(g·B), dB = unb(g·A); Div dA = unb(g/B), dB = unb(−g·A/B²).
 public struct BinaryOperator: Operator {
+    public var defaultTraits: OperatorTraits { .linear }
     public var operation: BinaryOperation
     public init(_ operation: BinaryOperation) { self.operation = operation }
 
