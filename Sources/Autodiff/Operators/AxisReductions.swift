@@ -12,6 +12,7 @@ import TensorCore
 /// - Prod: g·Π_{j≠i} x_j from prefix and suffix products (exact with zeros, never a division by x).
 /// Max, Min and Prod also run on INT64 tensors (shape arithmetic such as numel = ReduceProd(Shape(x))).
 public struct AxisReductionOperator: Operator {
+    public var defaultTraits: OperatorTraits { .gradient }
     public enum Kind: String, Sendable, CaseIterable {
         case max, min, l1, l2, prod, sumSquare, logSumExp
     }

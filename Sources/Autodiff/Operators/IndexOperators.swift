@@ -73,6 +73,7 @@ func resolvedIndex(_ index: Int, dimension: Int, _ what: String) throws -> Int {
 /// ONNX Expand: broadcasts the data to `broadcast(data.shape, shape)` (bidirectional, so a 1 in the requested
 /// shape keeps the data's size). VJP: g summed over the broadcast axes.
 public struct ExpandOperator: ElementMapOperator {
+    public var defaultTraits: OperatorTraits { .movement }
     public init() {}
 
     public func map(_ inputs: [Value?]) throws -> ElementMap {
@@ -88,6 +89,7 @@ public struct ExpandOperator: ElementMapOperator {
 /// ONNX Tile: `output dims = data dims · repeats` (INT64 input 1, one non-negative repeat per axis).
 /// VJP: g summed over the copies.
 public struct TileOperator: ElementMapOperator {
+    public var defaultTraits: OperatorTraits { .movement }
     public init() {}
 
     public func map(_ inputs: [Value?]) throws -> ElementMap {
@@ -104,6 +106,7 @@ public struct TileOperator: ElementMapOperator {
 /// ONNX GatherElements: `out[p] = data[p with p[axis] ← indices[p]]`; indices have the data's rank, the output
 /// their shape; negative indices wrap. VJP: scatter-add of g into the gathered positions.
 public struct GatherElementsOperator: ElementMapOperator {
+    public var defaultTraits: OperatorTraits { .movement }
     public var axis: Int
     public init(axis: Int = 0) { self.axis = axis }
 
@@ -139,6 +142,7 @@ public struct GatherElementsOperator: ElementMapOperator {
 /// output shape = indices.shape[..<q−1] + data.shape[(b+m)...]. Negative indices wrap.
 /// VJP: scatter-add of g into the gathered slices.
 public struct GatherNDOperator: ElementMapOperator {
+    public var defaultTraits: OperatorTraits { .movement }
     public var batchDimensions: Int
     public init(batchDimensions: Int = 0) { self.batchDimensions = batchDimensions }
 
@@ -176,6 +180,7 @@ public struct GatherNDOperator: ElementMapOperator {
 /// GatherND reads. Duplicate indices are undefined in ONNX; here the last update wins.
 /// VJP: d data = g with the overwritten positions zeroed; d updates = g gathered at those positions.
 public struct ScatterNDOperator: Operator {
+    public var defaultTraits: OperatorTraits { .movement }
     public init() {}
 
     func targets(_ inputs: [Value?]) throws -> ElementMap {

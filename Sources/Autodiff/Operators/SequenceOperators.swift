@@ -7,6 +7,7 @@ import TensorCore
 /// opset 18 (`num_outputs`) pieces of ⌈d/n⌉ with a smaller last one. VJP: the pieces' gradients concatenated
 /// (zeros for pieces that receive none).
 public struct SplitOperator: Operator {
+    public var defaultTraits: OperatorTraits { .movement }
     public var axis: Int
     public var sizes: [Int]?
     public var outputCount: Int
@@ -84,7 +85,7 @@ extension ElementMap {
 /// ONNX Range: `start, start + delta, …` while below `limit` (above it for a negative delta), of
 /// max(⌈(limit − start)/delta⌉, 0) elements. INT64 when `start` is an integer tensor, float otherwise.
 /// Not differentiable (its output is an index sequence).
-public struct RangeOperator: Operator {
+public struct RangeOperator: NonDifferentiableOperator {
     /// Integer bounds are limited to 2⁵³ so that no intermediate of the element count overflows Int64.
     let exactIntegerLimit: UInt64 = 1 << 53
     public init() {}
@@ -125,6 +126,7 @@ public struct RangeOperator: Operator {
 /// ONNX Trilu: keeps the upper (`j − i ≥ k`) or lower (`j − i ≤ k`) triangle of the last two axes, zeros
 /// elsewhere; k from the optional INT64 input 1 (default 0). VJP: g masked the same way.
 public struct TriluOperator: Operator {
+    public var defaultTraits: OperatorTraits { .movement }
     public var upper: Bool
     public init(upper: Bool = true) { self.upper = upper }
 
@@ -165,6 +167,7 @@ public struct TriluOperator: Operator {
 /// ONNX CumSum along the axis given by input 1: `y_i = Σ_{j ≤ i} x_j` (`exclusive`: j < i; `reverse`: sums from
 /// the end). VJP: the cumulative sum of g in the opposite direction, with the same exclusivity.
 public struct CumSumOperator: Operator {
+    public var defaultTraits: OperatorTraits { .linear }
     public var exclusive: Bool, reverse: Bool
     public init(exclusive: Bool = false, reverse: Bool = false) {
         self.exclusive = exclusive
