@@ -57,6 +57,16 @@ public enum Broadcasting {
         }
     }
 
+    /// The element offset, under `strides`, of every position of `outShape` in row-major order.
+    static func offsets(outShape: [Int], strides: [Int]) -> [Int] {
+        var offsets = [Int]()
+        offsets.reserveCapacity(outShape.reduce(1, *))
+        forEachRun(outShape: outShape, aStrides: strides, bStrides: strides) { _, start, _, count, step, _ in
+            for i in 0..<count { offsets.append(start + i * step) }
+        }
+        return offsets
+    }
+
     /// Sums `tensor` over the dimensions that broadcasting stretched, returning a tensor of `shape`.
     /// - Precondition: `shape` broadcasts to `tensor.shape`.
     public static func reduceSum(_ tensor: Tensor, toShape shape: [Int]) -> Tensor {

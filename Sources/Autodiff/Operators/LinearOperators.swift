@@ -100,8 +100,10 @@ public struct GemmOperator: Operator {
 }
 
 /// ONNX MatMul with NumPy semantics: 1-D operands are promoted (and the added axis removed), batch dimensions
-/// broadcast. When B is 2-D, A's batch dimensions fold into its rows and a single GEMM runs.
-/// VJP: dA = unb(g·Bᵀ), dB = unb(Aᵀ·g).
+/// broadcast — (B, H, T, D)×(B, H, D, T), (B, T, D)×(D, E), (T, D)×(B, D, E) — through
+/// `BatchedMatrixProduct`: one GEMM per batch slice without materialising broadcast operands, or a single GEMM
+/// when B (forward, dA) or the reduced output (dB of a shared B) lets the batch fold into rows.
+/// VJP: dA = Σ_broadcast g·Bᵀ, dB = Σ_broadcast Aᵀ·g.
 public struct MatMulOperator: Operator {
     public var defaultTraits: OperatorTraits { .linear }
     public init() {}
@@ -129,68 +131,25 @@ public struct MatMulOperator: Operator {
         return Layout(aShape: pa, bShape: pb, batch: batch, m: m, k: k, n: n, outShape: out)
     }
 
-    /// C[batch] = op(A[batch]) · op(B[batch]) for full (already broadcast) batches.
-    static func batchedProduct(
-        _ a: Tensor, transposeA: Bool, _ b: Tensor, transposeB: Bool, m: Int, n: Int, k: Int, batches: Int
-    ) -> [Float] {
-        var c = [Float](repeating: 0, count: batches * m * n)
-        let aSize = a.count / Swift.max(batches, 1), bSize = b.count / Swift.max(batches, 1)
-        let lda = transposeA ? m : k, ldb = transposeB ? k : n
-        a.storage.withUnsafeBufferPointer { pa in
-            b.storage.withUnsafeBufferPointer { pb in
-                c.withUnsafeMutableBufferPointer { pc in
-                    for index in 0..<batches {
-                        BLAS.gemm(
-                            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                            a: pa.baseAddress! + index * aSize, lda: lda, b: pb.baseAddress! + index * bSize, ldb: ldb,
-                            c: pc.baseAddress! + index * m * n, ldc: n)
-                    }
-                }
-            }
-        }
-        return c
-    }
-
     public func forward(_ inputs: [Value?]) throws -> [Value] {
         let a = try inputs.float(0), b = try inputs.float(1)
         let l = try MatMulOperator.layout(a.shape, b.shape)
-        if l.bShape.count == 2 {
-            // Fold A's batch dimensions into rows: one GEMM for the whole batch.
-            let rows = a.count / l.k
-            let c = MatMulOperator.batchedProduct(
-                a, transposeA: false, b, transposeB: false, m: rows, n: l.n, k: l.k, batches: 1)
-            return [.float(Tensor(shape: l.outShape, storage: c))]
-        }
-        let fullA = a.reshaped(l.aShape).broadcast(to: l.batch + [l.m, l.k])
-        let fullB = b.reshaped(l.bShape).broadcast(to: l.batch + [l.k, l.n])
-        let batches = l.batch.reduce(1, *)
-        let c = MatMulOperator.batchedProduct(fullA, transposeA: false, fullB, transposeB: false, m: l.m, n: l.n, k: l.k, batches: batches)
-        return [.float(Tensor(shape: l.outShape, storage: c))]
+        let c = BatchedMatrixProduct.product(a.reshaped(l.aShape), b.reshaped(l.bShape))
+        return [.float(c.reshaped(l.outShape))]
     }
 
     public func backward(_ context: BackwardContext) throws -> [Tensor?] {
         let a = try context.floatInput(0), b = try context.floatInput(1)
         let l = try MatMulOperator.layout(a.shape, b.shape)
         let g = try context.outputGradient().reshaped(l.batch + [l.m, l.n])
-        let batches = l.batch.reduce(1, *)
         var result: [Tensor?] = [nil, nil]
         if context.needsGradient[0] {
-            let fullB = b.reshaped(l.bShape).broadcast(to: l.batch + [l.k, l.n])
-            let da = MatMulOperator.batchedProduct(g, transposeA: false, fullB, transposeB: true, m: l.m, n: l.k, k: l.n, batches: batches)
-            result[0] = Broadcasting.reduceSum(Tensor(shape: l.batch + [l.m, l.k], storage: da), toShape: l.aShape).reshaped(a.shape)
+            let da = BatchedMatrixProduct.product(g, b.reshaped(l.bShape), transposeB: true, outputBatch: Array(l.aShape.dropLast(2)))
+            result[0] = da.reshaped(a.shape)
         }
         if context.needsGradient[1] {
-            if l.bShape.count == 2 {
-                let rows = a.count / l.k
-                let db = MatMulOperator.batchedProduct(
-                    a.reshaped([rows, l.k]), transposeA: true, g.reshaped([rows, l.n]), transposeB: false,
-                    m: l.k, n: l.n, k: rows, batches: 1)
-                result[1] = Tensor(shape: b.shape, storage: db)
-            } else {
-                let fullA = a.reshaped(l.aShape).broadcast(to: l.batch + [l.m, l.k])
-                let db = MatMulOperator.batchedProduct(fullA, transposeA: true, g, transposeB: false, m: l.k, n: l.n, k: l.m, batches: batches)
-                result[1] = Broadcasting.reduceSum(Tensor(shape: l.batch + [l.k, l.n], storage: db), toShape: l.bShape).reshaped(b.shape)
-            }
+            let db = BatchedMatrixProduct.product(a.reshaped(l.aShape), transposeA: true, g, outputBatch: Array(l.bShape.dropLast(2)))
+            result[1] = db.reshaped(b.shape)
         }
         return result
     }

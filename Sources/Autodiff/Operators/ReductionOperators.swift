@@ -22,9 +22,7 @@ public struct ReduceOperator: Operator {
 
     func reducedAxes(_ inputs: [Value?], rank: Int) throws -> Set<Int> {
         if spatial { return Set(2..<Swift.max(rank, 2)) }
-        let requested = try inputs.integers(1) ?? axes
-        if let requested, !requested.isEmpty { return Set(try requested.map { try normalizedAxis($0, rank: rank) }) }
-        return noopWithEmptyAxes ? [] : Set(0..<rank)
+        return try reductionAxes(inputs, attribute: axes, noopWithEmptyAxes: noopWithEmptyAxes, rank: rank)
     }
 
     public func forward(_ inputs: [Value?]) throws -> [Value] {
@@ -50,4 +48,12 @@ public struct ReduceOperator: Operator {
         result[0] = dx
         return result
     }
+}
+
+/// The axes an ONNX Reduce* node reduces: INT64 input 1 (when present) or the `axes` attribute, normalised;
+/// with none given, every axis unless `noop_with_empty_axes` (then none).
+func reductionAxes(_ inputs: [Value?], attribute: [Int]?, noopWithEmptyAxes: Bool, rank: Int) throws -> Set<Int> {
+    let requested = try inputs.integers(1) ?? attribute
+    if let requested, !requested.isEmpty { return Set(try requested.map { try normalizedAxis($0, rank: rank) }) }
+    return noopWithEmptyAxes ? [] : Set(0..<rank)
 }

@@ -13,6 +13,10 @@ extension OperatorRegistry {
                 transposeA: a.int("transA", default: 0) != 0, transposeB: a.int("transB", default: 0) != 0)
         },
         OperatorEntry("MatMul", traits: .linear) { _ in MatMulOperator() },
+        OperatorEntry("Einsum", opsets: 12...22, traits: .linear) { c in
+            guard let equation = c.attributes.string("equation") else { throw c.refuse("missing equation attribute") }
+            do { return try EinsumOperator(equation: equation) } catch let error as GraphError { throw c.refuse(error.message) }
+        },
         OperatorEntry("Add", traits: .linear) { _ in BinaryOperator(.add) },
         OperatorEntry("Sub", traits: .linear) { _ in BinaryOperator(.subtract) },
         OperatorEntry("Mul", traits: .linear) { _ in BinaryOperator(.multiply) },

@@ -35,6 +35,19 @@ extension OperatorRegistry {
         OperatorEntry("Shape", traits: .nonDifferentiable) { c in
             ShapeOperator(start: c.attributes.int("start", default: 0), end: c.attributes.int("end"))
         },
+        // Split sizes: the `split` attribute before opset 13, input 1 from 13; from 18 `num_outputs` pieces of
+        // ⌈d/n⌉ (the last smaller) when no sizes are given.
+        OperatorEntry("Split", traits: .movement) { c in
+            let a = c.attributes
+            let count = a.int("num_outputs") ?? c.node.output.count
+            guard count >= 1, count == c.node.output.count else {
+                throw c.refuse("num_outputs=\(count) but the node declares \(c.node.output.count) outputs")
+            }
+            return SplitOperator(
+                axis: a.int("axis", default: 0), sizes: c.opset < 13 ? a.ints("split") : nil, outputCount: count,
+                allowsUnevenPieces: c.opset >= 18)
+        },
+        OperatorEntry("Range", opsets: 11...22, traits: .nonDifferentiable) { _ in RangeOperator() },
         OperatorEntry("Pad", traits: .shapeOnly) { c in
             let mode = c.attributes.string("mode") ?? "constant"
             guard mode == "constant" else { throw c.refuse("mode '\(mode)'; only constant padding") }
