@@ -248,7 +248,7 @@ public struct CoordinatorCore {
             return
         case .hello(let credit, let threads, let pid, let host):
             if workers[peer] != nil { dropWorker(peer, blame: false, now: now, &out) }
-            let process = "\(host):\(pid)"
+            let process = "\(PeerText.escaped(host)):\(pid)"
             let name = "\(process)#\(String(inc, radix: 16).prefix(8))"
             for s in blamedBy.removeValue(forKey: process) ?? [] where shards[s].status != .poisoned && shards[s].deaths > 0 {
                 shards[s].deaths -= 1
@@ -287,6 +287,18 @@ public struct CoordinatorCore {
                 now: now, &out)
             return
         }
+        guard m.header.epoch == epoch else {
+            // Stamped for another coordinator incarnation: nothing in it is used (a RESULT is never committed).
+            out.append(.log("dropped \(m.header.type) of epoch \(m.header.epoch) from \(worker.name) (this coordinator is epoch \(epoch)); it must send HELLO again"))
+            if case .disconnect = m.body {} else {
+                send(peer, WireMessage(
+                    header: header(.disconnect, incarnation: inc),
+                    body: .disconnect(reason: .reregister, message: "epoch \(m.header.epoch) is not this coordinator's epoch \(epoch); send HELLO")),
+                    now: now, &out)
+            }
+            dropWorker(peer, blame: false, now: now, &out)
+            return
+        }
         worker.lastSeen = now
         workers[peer] = worker
         switch m.body {
@@ -308,8 +320,9 @@ public struct CoordinatorCore {
             receiveChunk(
                 peer: peer, shard: m.header.shardIndex, attempt: Int(m.header.attempt), index: index, count: count,
                 offset: offset, total: total, totalCRC: totalCRC, bytes: bytes, bodyCRC: m.bodyCRC, now: now, &out)
-        case .fail(let cls, let row, let text):
+        case .fail(let cls, let row, let peerText):
             guard let s = m.header.shardIndex, worker.held[s] == Int(m.header.attempt) else { return }
+            let text = PeerText.escaped(peerText, limit: PeerText.maxScalars * 4)
             out.append(.log("shard \(s) failed on \(worker.name) (\(cls), row \(row)): \(text)"))
             release(peer, shard: s)
             shards[s].failures += 1

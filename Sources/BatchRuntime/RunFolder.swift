@@ -22,15 +22,24 @@ public struct RunManifest: Codable, Sendable, Equatable {
     }
 }
 
-/// When a stage started and finished (nil while it runs or after it failed), and how long it took.
+/// When a stage started and finished (nil while it runs or after it failed), how long it took, and the
+/// SHA-256 of the inputs it was computed from (`input_sha256`; absent in run folders of older versions, whose
+/// analysis stages are then redone once on resume).
 public struct StageTiming: Codable, Sendable, Equatable {
     public var started: Date
     public var finished: Date?
     public var seconds: Double?
-    public init(started: Date, finished: Date? = nil, seconds: Double? = nil) {
+    public var inputSHA256: String?
+    public init(started: Date, finished: Date? = nil, seconds: Double? = nil, inputSHA256: String? = nil) {
         self.started = started
         self.finished = finished
         self.seconds = seconds
+        self.inputSHA256 = inputSHA256
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case started, finished, seconds
+        case inputSHA256 = "input_sha256"
     }
 }
 
@@ -45,6 +54,8 @@ public struct RunFolder: Sendable {
     public var journalURL: URL { url.appendingPathComponent("journal") }
     public var statusURL: URL { url.appendingPathComponent("status.json") }
     public var logURL: URL { url.appendingPathComponent("coordinator.log") }
+    /// The writer lock (`RunFolderLock`): holds the pid of the process writing the folder.
+    public var lockURL: URL { url.appendingPathComponent("lock") }
     /// The ipc endpoint of local runs (`run --workers N`); sun_path limits it to 107 bytes.
     public var ipcEndpoint: String { "ipc://" + url.standardizedFileURL.path + "/workers.ipc" }
 
@@ -52,7 +63,7 @@ public struct RunFolder: Sendable {
     public func create(job: JobSpec, version: String) throws -> RunManifest {
         try job.validate()
         if FileManager.default.fileExists(atPath: manifestURL.path) {
-            throw RuntimeError("\(url.path) already holds a run; use `modscope resume \(url.path)` or choose another --out")
+            throw RuntimeUsageError("\(url.path) already holds a run; use `modscope resume \(url.path)` or choose another --out")
         }
         do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
             throw RuntimeError("cannot create the run folder \(url.path): \(error.localizedDescription)")
@@ -62,6 +73,15 @@ public struct RunFolder: Sendable {
         let manifest = RunManifest(runId: id, job: job, modscopeVersion: version)
         try AtomicFile.write(try JSONEncoder.pretty.encode(manifest), to: manifestURL)
         return manifest
+    }
+
+    /// Takes the folder's writer lock (`RunFolderLock`) for `command` after checking it holds a run; throws
+    /// `RuntimeUsageError` when it is not a run folder or another process writes it.
+    public func lockForWriting(command: String) throws {
+        guard FileManager.default.fileExists(atPath: manifestURL.path) else {
+            throw RuntimeUsageError("\(url.path) is not a run folder (no run.json); pass the --out folder of `modscope run` or `coordinator`")
+        }
+        try RunFolderLock.acquire(self, command: command)
     }
 
     /// Rewrites run.json atomically after `change`.
@@ -74,7 +94,7 @@ public struct RunFolder: Sendable {
     /// Reads run.json.
     public func loadManifest() throws -> RunManifest {
         guard let data = try? Data(contentsOf: manifestURL) else {
-            throw RuntimeError("\(url.path) is not a run folder (no run.json); pass the --out folder of a run")
+            throw RuntimeUsageError("\(url.path) is not a run folder (no run.json); pass the --out folder of a run")
         }
         let decoder = JSONDecoder.runFolder
         do { return try decoder.decode(RunManifest.self, from: data) } catch {

@@ -1,5 +1,6 @@
 import ArrayFiles
 import Attribution
+import BatchRuntime
 import Foundation
 import ONNX
 
@@ -33,11 +34,13 @@ public struct AttributeCommandRunner {
         if deltaPath != nil && !request.configuration.method.hasCompleteness {
             throw InputError("--delta is only defined for conductance, integrated-gradients and deeplift")
         }
+        try checkOutputs()
         let (spec, model, table, _) = try request.prepare()
         let computer = try AttributionComputer(spec: spec, model: model, threads: threads)
         let alignment = AttributionConfiguration.shardAlignment
         let chunk = (batchSize + alignment - 1) / alignment * alignment
-        let partial = outputPath + ".partial"
+        // A name of this process alone next to the output: renamed over it only when complete.
+        let partial = outputPath + ".partial-\(getpid())"
         let writer = try NPYRowWriter(creating: partial, rows: spec.rowCount, columns: spec.neuronCount)
         var completed = false
         defer {
@@ -68,5 +71,16 @@ public struct AttributeCommandRunner {
         }
         completed = true
         return spec
+    }
+
+    /// Inputs are never outputs: `--out` and `--delta` must not be the model, the data, the labels or the
+    /// baseline file (same file after links), each other, or an existing non-regular file (`OutputPaths`).
+    func checkOutputs() throws {
+        var inputs = [OutputPaths.Named("--model", request.modelPath), OutputPaths.Named("--data", request.dataPath)]
+        if let labels = request.labelsPath { inputs.append(.init("--labels", labels)) }
+        if request.baseline != "zero" { inputs.append(.init("--baseline", request.baseline)) }
+        var outputs = [OutputPaths.Named("--out", outputPath)]
+        if let deltaPath { outputs.append(.init("--delta", deltaPath)) }
+        try OutputPaths.check(outputs: outputs, inputs: inputs)
     }
 }

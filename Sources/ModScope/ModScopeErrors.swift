@@ -1,6 +1,7 @@
 import ArrayFiles
 import Attribution
 import Autodiff
+import BatchRuntime
 import Biclustering
 import ONNX
 
@@ -13,6 +14,7 @@ public enum ModScopeErrors {
         case let e as ArrayFileError: return (e.message, 2)
         case let e as BiclusteringError: return (e.message, 2)
         case let e as InputError: return (e.message, 2)
+        case let e as RuntimeUsageError: return (e.message, 2)
         case let e as GraphError: return (e.message, 1)
         default: return ("\(error)", 1)
         }

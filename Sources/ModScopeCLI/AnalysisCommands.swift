@@ -24,7 +24,9 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            try AnalysisPipeline(folder: RunFolder(path: runFolder), quiet: quiet, ablationWorkers: workers).run(from: .evaluate)
+            let folder = RunFolder(path: runFolder)
+            try folder.lockForWriting(command: "evaluate")
+            try AnalysisPipeline(folder: folder, quiet: quiet, ablationWorkers: workers).run(from: .evaluate)
         }
     }
 }
@@ -42,7 +44,9 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            try AnalysisPipeline(folder: RunFolder(path: runFolder), quiet: quiet).run(from: .report)
+            let folder = RunFolder(path: runFolder)
+            try folder.lockForWriting(command: "report")
+            try AnalysisPipeline(folder: folder, quiet: quiet).run(from: .report)
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatchRuntime
 import Biclustering
 import Foundation
 import ModScope
@@ -51,6 +52,8 @@ struct BiclusterCommand: ParsableCommand {
 
     func run() throws {
         do {
+            let outputs = Self.outputFiles.map { OutputPaths.Named("--out", URL(fileURLWithPath: out).appendingPathComponent($0).path) }
+            try OutputPaths.check(outputs: outputs, inputs: [OutputPaths.Named("--matrix", matrix)])
             let config = try makeConfig()
             let file = try MappedNPYFile(path: matrix)
             let result = try Biclusterer(config: config).fit(file.view)
@@ -60,8 +63,14 @@ struct BiclusterCommand: ParsableCommand {
         } catch let error as BiclusteringError {
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             throw ExitCode(2)
+        } catch let error as RuntimeUsageError {
+            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            throw ExitCode(2)
         }
     }
+
+    /// The files written into --out (checked against --matrix before anything is computed).
+    static let outputFiles = ["modules.json", "row_labels.npy", "col_labels.npy", "row_confidence.npy", "col_confidence.npy", "stability.json"]
 
     func makeConfig() throws -> BiclusterConfig {
         var settings = AnalysisSettings()

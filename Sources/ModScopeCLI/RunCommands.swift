@@ -4,10 +4,16 @@ import Foundation
 import ModScope
 import ZeroMQTransport
 
-/// Creates a run folder for a new job, refusing a missing --out.
-func createRun(options: RuntimeOptions, job: JobSpec, summary: [String: String]? = nil) throws -> RunFolder {
+/// Creates a run folder for a new job and takes its writer lock, refusing a missing --out, a folder that is
+/// not empty and not a run (its files would be overwritten), and a folder another process writes.
+func createRun(options: RuntimeOptions, job: JobSpec, command: String, summary: [String: String]? = nil) throws -> RunFolder {
     guard let out = options.out else { throw RuntimeUsageError("--out RUN is required: the folder that will hold matrix.npy, the journal and status.json") }
     let folder = RunFolder(path: out)
+    try OutputPaths.checkNewRunFolder(folder)
+    do { try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true) } catch {
+        throw RuntimeError("cannot create the run folder \(folder.url.path): \(error.localizedDescription)")
+    }
+    try RunFolderLock.acquire(folder, command: command)
     _ = try folder.create(job: job, version: ModScopeVersion.string)
     try folder.updateManifest { manifest in
         manifest.summary = summary
@@ -42,9 +48,9 @@ struct NewRunOptions: ParsableArguments {
     @OptionGroup var synthetic: SyntheticOptions
 
     /// Creates the run folder, computes the matrix, then runs the analysis; returns the exit code.
-    func start(defaultWorkers: Int) throws -> Int32 {
+    func start(command: String, defaultWorkers: Int) throws -> Int32 {
         let (job, summary) = try makeJob(runtime: runtime, synthetic: synthetic, attribution: attribution, analysis: analysis)
-        let folder = try createRun(options: runtime, job: job, summary: summary)
+        let folder = try createRun(options: runtime, job: job, command: command, summary: summary)
         let launch = runtime.launch(folder: folder, defaultWorkers: defaultWorkers)
         return try RuntimeSession.execute(launch) { code, held in
             try finishAnalysis(code, folder: folder, quiet: runtime.quiet, workers: launch.localWorkers, held: held)
@@ -81,7 +87,7 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var options: NewRunOptions
 
-    func run() throws { try runtimeMain { try options.start(defaultWorkers: 2) } }
+    func run() throws { try runtimeMain { try options.start(command: "run", defaultWorkers: 2) } }
 }
 
 struct CoordinatorCommand: ParsableCommand {
@@ -92,7 +98,7 @@ struct CoordinatorCommand: ParsableCommand {
 
     @OptionGroup var options: NewRunOptions
 
-    func run() throws { try runtimeMain { try options.start(defaultWorkers: 0) } }
+    func run() throws { try runtimeMain { try options.start(command: "coordinator", defaultWorkers: 0) } }
 }
 
 struct ResumeCommand: ParsableCommand {
@@ -106,6 +112,7 @@ struct ResumeCommand: ParsableCommand {
     func run() throws {
         try runtimeMain {
             let folder = RunFolder(path: runFolder)
+            try folder.lockForWriting(command: "resume")
             let launch = runtime.launch(folder: folder, defaultWorkers: 2)
             return try RuntimeSession.execute(launch) { code, held in
                 try finishAnalysis(code, folder: folder, quiet: runtime.quiet, workers: launch.localWorkers, held: held)
@@ -133,6 +140,7 @@ struct ResubmitCommand: ParsableCommand {
                 list = parsed.map { $0! }
             }
             let folder = RunFolder(path: runFolder)
+            try folder.lockForWriting(command: "resubmit")
             let reset = try RuntimeSession.resubmit(folder: folder, shards: list)
             FileHandle.standardError.write(Data("resubmitting shard(s) \(reset)\n".utf8))
             // The matrix changes: the analysis is redone from the biclustering on.

@@ -282,4 +282,52 @@ import Testing
         #expect(core.backups == 1)
         #expect(core.heldShards(peer: [1]) == [slowShard])
     }
+
+    /// Issue 16: a RESULT stamped with another coordinator epoch is never written or committed, even from a
+    /// known incarnation holding the shard's lease; the worker is sent away to say HELLO again, unblamed.
+    @Test func resultOfAnotherEpochIsNotCommitted() throws {
+        var core = try makeCore()
+        _ = hello(&core, peer: [1], inc: 10)
+        let rows = core.plan.rows(of: 0)
+        let bytes = try SyntheticJob.expectedRows(job: job, rows: rows).withUnsafeBytes { [UInt8]($0) }
+        for stale in [UInt32(0), 2] {
+            var m = msg(
+                .result(chunkIndex: 0, chunkCount: 1, byteOffset: 0, totalBytes: UInt64(bytes.count), totalCRC: CRC32C.checksum(bytes), bytes: bytes),
+                .result, inc: 10, shard: 0, attempt: 1)
+            m.header.epoch = stale
+            let actions = core.handle(.message([1], m), now: 1)
+            #expect(staged(actions).isEmpty)
+            #expect(!actions.contains { if case .write = $0 { return true } else { return false } })
+            #expect(actions.contains { if case .send(_, let d) = $0, case .disconnect(.reregister, _) = d.body { return true } else { return false } })
+            #expect(core.status(of: 0) == .pending)
+            #expect(core.deaths(of: 0) == 0)
+            _ = hello(&core, peer: [1], inc: 10, now: 1)
+        }
+        // With the right epoch the same bytes are committed.
+        let actions = try result(&core, peer: [1], inc: 10, shard: 0, attempt: 3, now: 2)
+        #expect(staged(actions).count == 1)
+    }
+
+    /// A RESULT for a shard the sender holds no lease on (never assigned, or another attempt) is dropped.
+    @Test func resultWithoutALeaseIsDropped() throws {
+        var core = try makeCore()
+        _ = hello(&core, peer: [1], inc: 10)
+        #expect(staged(try result(&core, peer: [1], inc: 10, shard: 3, attempt: 1, now: 1)).isEmpty)
+        #expect(staged(try result(&core, peer: [1], inc: 10, shard: 0, attempt: 2, now: 1)).isEmpty)
+        #expect(core.status(of: 3) == .pending)
+    }
+
+    /// A peer's host name reaches log lines and status.json only escaped: one line, no terminal controls.
+    @Test func peerHostNamesAreEscaped() throws {
+        var core = try makeCore()
+        let host = "evil\n2026-01-01 worker joined\u{1B}[31m\u{202E}\\"
+        let actions = core.handle(.message([1], msg(.hello(credit: 1, threads: 1, pid: 5, host: host), .hello, inc: 10)), now: 0)
+        let lines = actions.compactMap { if case .log(let l) = $0 { return l } else { return nil } }
+        #expect(!lines.isEmpty)
+        for line in lines + (core.status(now: 0).workerDetails ?? []).map(\.name) {
+            #expect(!line.unicodeScalars.contains { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format }, "\(line.debugDescription)")
+        }
+        #expect(lines[0].contains("evil\\u{a}2026-01-01 worker joined\\u{1b}[31m\\u{202e}\\\\:5"), "\(lines[0])")
+        #expect(PeerText.escaped(String(repeating: "a", count: 1000)).count == PeerText.maxScalars + 1)
+    }
 }

@@ -1,4 +1,5 @@
 import ArrayFiles
+import BatchRuntime
 import Foundation
 import Testing
 
@@ -106,5 +107,63 @@ import Testing
         #expect(ablationLog.contains("joined"))
         #expect(try Data(contentsOf: run.appendingPathComponent("evaluation.json")) == Data(contentsOf: reference.appendingPathComponent("evaluation.json")))
         #expect(try Data(contentsOf: run.appendingPathComponent("matrix.npy")) == Data(contentsOf: reference.appendingPathComponent("matrix.npy")))
+    }
+
+    /// The `started` time recorded for each analysis stage in run.json.
+    func stageStarts(_ run: URL) throws -> [String: String] {
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("run.json"))) as! [String: Any]
+        let stages = manifest["stages"] as! [String: [String: Any]]
+        return stages.compactMapValues { $0["started"] as? String }
+    }
+
+    /// Issue 16: the analysis never reads a partial or altered matrix, and a stage is redone exactly when its
+    /// inputs changed.
+    @Test func analysisStagesCheckTheMatrixAndTheirInputs() throws {
+        let run = try makeRun()
+        let matrix = try Data(contentsOf: run.appendingPathComponent("matrix.npy"))
+        // An unfinished matrix (shard 2 no longer committed): evaluate and report refuse, saying what to do.
+        try Journal(url: run.appendingPathComponent("journal")).append([.reset(shard: 2)])
+        for command in ["evaluate", "report"] {
+            let refused = try ModScopeBinary.run([command, run.path, "--quiet"])
+            #expect(refused.status == 2, "\(command): \(refused.standardError)")
+            #expect(refused.standardError.contains("is incomplete (4 of 5 shards committed)"), "\(refused.standardError)")
+            #expect(refused.standardError.contains("modscope resume \(run.path)"))
+        }
+        // resume recomputes shard 2 to the same bytes: the analysis inputs are unchanged, nothing is redone.
+        let before = try stageStarts(run)
+        let resumed = try ModScopeBinary.run(["resume", run.path, "--workers", "1", "--quiet"])
+        #expect(resumed.status == 0, "\(resumed.standardError)")
+        #expect(try Data(contentsOf: run.appendingPathComponent("matrix.npy")) == matrix)
+        #expect(try stageStarts(run).filter { $0.key != "attribution" } == before.filter { $0.key != "attribution" })
+
+        // Committed bytes altered in place: evaluate refuses.
+        let handle = try FileHandle(forUpdating: run.appendingPathComponent("matrix.npy"))
+        try handle.seek(toOffset: UInt64(matrix.count - 8))
+        try handle.write(contentsOf: Data([1, 2, 3, 4]))
+        try handle.close()
+        let altered = try ModScopeBinary.run(["evaluate", run.path, "--quiet"])
+        #expect(altered.status == 2)
+        #expect(altered.standardError.contains("differ from what was committed"), "\(altered.standardError)")
+        #expect(try ModScopeBinary.run(["resume", run.path, "--workers", "1", "--quiet"]).status == 0)
+        #expect(try Data(contentsOf: run.appendingPathComponent("matrix.npy")) == matrix)
+
+        // A changed biclustering output is a changed input of evaluate and report: resume redoes them only.
+        let stability = run.appendingPathComponent("bicluster/stability.json")
+        try (Data(contentsOf: stability) + Data(" ".utf8)).write(to: stability)
+        let beforeEdit = try stageStarts(run)
+        #expect(try ModScopeBinary.run(["resume", run.path, "--workers", "1", "--quiet"]).status == 0)
+        let afterEdit = try stageStarts(run)
+        #expect(afterEdit["bicluster"] == beforeEdit["bicluster"])
+        #expect(afterEdit["evaluate"] != beforeEdit["evaluate"] && afterEdit["report"] != beforeEdit["report"])
+
+        // A run folder of an older version (no input_sha256): resume redoes the analysis once, then trusts it.
+        let manifestURL = run.appendingPathComponent("run.json")
+        let legacy = try String(contentsOf: manifestURL, encoding: .utf8)
+            .split(separator: "\n").filter { !$0.contains("input_sha256") }.joined(separator: "\n")
+        try legacy.write(to: manifestURL, atomically: true, encoding: .utf8)
+        #expect(try JSONSerialization.jsonObject(with: Data(contentsOf: manifestURL)) is [String: Any])
+        let beforeLegacy = try stageStarts(run)
+        #expect(try ModScopeBinary.run(["resume", run.path, "--workers", "1", "--quiet"]).status == 0)
+        #expect(try stageStarts(run)["bicluster"] != beforeLegacy["bicluster"])
     }
 }

@@ -7,8 +7,10 @@ import ZeroMQTransport
 
 /// The stages after the attribution matrix: biclustering → evaluation → report, each resumable.
 ///
-/// A stage is done when run.json records it as finished and its output exists; `run`, `coordinator` and
-/// `resume` skip done stages, so a run stopped during biclustering resumes there without touching the matrix.
+/// A stage is done when run.json records it as finished, its output exists and the SHA-256 of its inputs
+/// (`inputs(of:)`) is the one recorded when it finished; `run`, `coordinator` and `resume` skip done stages, so
+/// a run stopped during biclustering resumes there without touching the matrix, and a stage whose input
+/// changed (a matrix recomputed by resume, a new biclustering) is redone.
 /// `evaluate` and `report` redo their stage (and what follows) on request.
 public struct AnalysisPipeline {
     public enum Stage: String, CaseIterable, Sendable {
@@ -40,8 +42,41 @@ public struct AnalysisPipeline {
         }
     }
 
-    func isDone(_ stage: Stage, manifest: RunManifest) -> Bool {
-        manifest.stages?[stage.rawValue]?.finished != nil && FileManager.default.fileExists(atPath: output(of: stage).path)
+    /// The run-folder files `stage` reads; their digest (`inputDigest`) is recorded with the stage, and a
+    /// stage whose inputs changed since is not done (resume redoes it and, through their inputs, what follows).
+    func inputs(of stage: Stage) -> [URL] {
+        let bicluster = Self.biclusterFiles.map { biclusterURL.appendingPathComponent($0) }
+        switch stage {
+        case .bicluster: return [folder.matrixURL]
+        case .evaluate: return bicluster
+        case .report: return [folder.matrixURL] + bicluster + [evaluationURL]
+        }
+    }
+
+    /// What the biclustering stage writes into bicluster/ (and the later stages read).
+    static let biclusterFiles = ["modules.json", "row_labels.npy", "col_labels.npy", "stability.json"]
+
+    /// SHA-256 over "name:sha256(file)\n" for every input of `stage` ("name:-" for a missing file). The matrix's
+    /// own digest (the only large input, unchanged while the analysis runs) is computed once per `run`.
+    func inputDigest(of stage: Stage, matrixDigest: inout String?) throws -> String {
+        var text = ""
+        for url in inputs(of: stage) {
+            let digest: String
+            if url == folder.matrixURL {
+                if matrixDigest == nil { matrixDigest = try SHA256.hex(fileAt: url.path) }
+                digest = matrixDigest!
+            } else {
+                digest = FileManager.default.fileExists(atPath: url.path) ? try SHA256.hex(fileAt: url.path) : "-"
+            }
+            text += "\(url.lastPathComponent):\(digest)\n"
+        }
+        return SHA256.hex(Data(text.utf8))
+    }
+
+    /// Finished, its output exists, and it was computed from the inputs that are there now.
+    func isDone(_ stage: Stage, manifest: RunManifest, inputDigest: String) -> Bool {
+        guard let timing = manifest.stages?[stage.rawValue], timing.finished != nil else { return false }
+        return timing.inputSHA256 == inputDigest && FileManager.default.fileExists(atPath: output(of: stage).path)
     }
 
     func log(_ line: String) {
@@ -49,6 +84,9 @@ public struct AnalysisPipeline {
     }
 
     /// Runs every stage not yet done, starting no earlier than `from` (stages from `from` on are redone).
+    ///
+    /// Refuses (`RuntimeUsageError`, exit 2) a run whose attribution matrix is incomplete or whose committed
+    /// bytes do not match the journal (`RunIntegrity.requireCompleteMatrix`): no stage ever reads a partial matrix.
     public func run(from first: Stage? = nil) throws {
         guard FileManager.default.fileExists(atPath: folder.manifestURL.path) else {
             throw InputError("\(folder.url.path) is not a run folder (no run.json); pass the --out folder of `modscope run` or `coordinator`")
@@ -56,18 +94,22 @@ public struct AnalysisPipeline {
         let manifest = try folder.loadManifest()
         guard manifest.job.kind == AttributionJobKind.name else { return }
         let parameters = try AttributionJobKind.decode(manifest.job)
+        try RunIntegrity.requireCompleteMatrix(in: folder, forStage: (first ?? .bicluster).rawValue)
+        var matrixDigest: String?
         for stage in Stage.allCases {
             let forced = first.map { Stage.allCases.firstIndex(of: stage)! >= Stage.allCases.firstIndex(of: $0)! } ?? false
-            if !forced && isDone(stage, manifest: manifest) {
+            let digest = try inputDigest(of: stage, matrixDigest: &matrixDigest)
+            let current = try folder.loadManifest()
+            if !forced && isDone(stage, manifest: current, inputDigest: digest) {
                 log("\(stage.rawValue): already done, skipped")
                 continue
             }
-            try timed(stage) { try perform(stage, parameters) }
+            try timed(stage, inputDigest: digest) { try perform(stage, parameters) }
         }
         log("report: \(reportURL.path)")
     }
 
-    private func timed(_ stage: Stage, _ body: () throws -> Void) throws {
+    private func timed(_ stage: Stage, inputDigest: String, _ body: () throws -> Void) throws {
         let started = Date()
         try folder.updateManifest { manifest in
             var stages = manifest.stages ?? [:]
@@ -78,7 +120,7 @@ public struct AnalysisPipeline {
         let finished = Date()
         try folder.updateManifest { manifest in
             manifest.stages?[stage.rawValue] = StageTiming(
-                started: started, finished: finished, seconds: finished.timeIntervalSince(started))
+                started: started, finished: finished, seconds: finished.timeIntervalSince(started), inputSHA256: inputDigest)
         }
     }
 

@@ -37,13 +37,6 @@ public enum RuntimeExitCode {
     public static let failedShards: Int32 = 3
 }
 
-/// A usage problem (bad flag combination, missing keys): exit 2 with this sentence.
-public struct RuntimeUsageError: Error, CustomStringConvertible, Sendable {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
-
 /// Runs coordinators for new, resumed and resubmitted runs, and prints their outcome.
 public enum RuntimeSession {
     /// Checks the security rules: tcp:// binds need CURVE keys unless --insecure.
@@ -122,6 +115,12 @@ public enum RuntimeSession {
             if !launch.quiet { reporter.log(line) }
         }
         settings.onLog = log
+        // Committed shards are trusted only when their bytes in matrix.npy still match the journal's CRC-32C;
+        // the others are reset so this coordinator recomputes them.
+        let verification = try RunIntegrity.verifyCommits(in: launch.folder, reset: true, log: log)
+        if !verification.damaged.isEmpty && launch.quiet {
+            FileHandle.standardError.write(Data("modscope: recomputing \(verification.damaged.count) committed shard(s) whose bytes in matrix.npy no longer match the journal\n".utf8))
+        }
         settings.onStatus = { status in
             reporter.update(status)
             pool?.superviseOnce()
