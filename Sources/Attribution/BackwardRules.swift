@@ -3,11 +3,9 @@ import TensorCore
 
 /// Replacement backward rules, plugged into the engine's per-node override hook.
 enum BackwardRules {
-    /// Ops that DeepLIFT's rescale rule covers (Captum's SUPPORTED_NON_LINEAR, minus Softmax: ModScope keeps the
-    /// ordinary gradient through Softmax/LogSoftmax).
-    static let rescaled: Set<String> = ["Relu", "LeakyRelu", "Elu", "Sigmoid", "Tanh", "Softplus"]
-
-    /// DeepLIFT rescale rule (Shrikumar et al. 2017, §3.5.1) for a batch laid out as [x rows; baseline rows].
+    /// DeepLIFT rescale rule (Shrikumar et al. 2017, §3.5.1) for a batch laid out as [x rows; baseline rows],
+    /// at every node whose registry traits say `.rescale` (Captum's SUPPORTED_NON_LINEAR minus Softmax, which
+    /// keeps its ordinary gradient, plus the elementwise nonlinearities listed in docs/methods.md).
     ///
     /// Elementwise f: m_in = g·Δout/Δin, falling back to the ordinary gradient f′(in)·g where |Δin| < ε.
     /// Both halves get multipliers computed from the same Δ = x half − baseline half, so the baseline half
@@ -18,7 +16,10 @@ enum BackwardRules {
     /// and overlapping windows add their contributions instead of overwriting them.
     static func deepLift(epsilon: Float) -> BackwardRule {
         return { node, context in
-            if rescaled.contains(node.opType), let op = node.op as? ActivationOperator {
+            if node.traits.deepLift == .rescale {
+                guard let op = node.op as? any ElementwiseFunction else {
+                    throw GraphError("DeepLIFT: node '\(node.name)' (\(node.opType)) is registered for the rescale rule but its operator reports no elementwise derivative")
+                }
                 let input = try context.floatInput(0), output = try context.floatOutput(0)
                 let g = try context.outputGradient()
                 let half = input.count / 2
@@ -38,7 +39,7 @@ enum BackwardRules {
                 }
                 return [Tensor(shape: input.shape, storage: result)]
             }
-            if node.opType == "MaxPool", let op = node.op as? PoolOperator {
+            if node.traits.deepLift == .custom, let op = node.op as? PoolOperator, op.kind == .max {
                 return [try maxPoolRule(op, context, epsilon: epsilon)]
             }
             return nil

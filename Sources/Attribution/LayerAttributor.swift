@@ -91,6 +91,10 @@ public struct LayerAttributor: Sendable {
         // Shapes from one zero sample.
         let probe = try endpointPlan.forward(feeds: [input: .float(Tensor(zeros: [1] + sampleShape))])
         let layerValue = try probe.tensor(layer), outputValue = try probe.tensor(output)
+        // Every method differentiates the output with respect to the layer: refuse an op without a VJP now.
+        do { try probe.checkGradientPath(seeds: [output], withRespectTo: [layer]) } catch let error as GraphError {
+            throw AttributionError(error.message)
+        }
         guard layerValue.rank >= 1, layerValue.shape[0] == 1, outputValue.shape.first == 1 else {
             throw AttributionError("--layer '\(layer)' has shape \(layerValue.shape) at batch 1; its first dimension must be the batch")
         }
@@ -101,15 +105,10 @@ public struct LayerAttributor: Sendable {
         neuronCount = resolved == .channel && layerShape.count >= 2 ? layerShape[0] : layerShape.reduce(1, *)
     }
 
-    /// The furthest tensor from the input, on a single-consumer chain of ops affine in it (Gemm, Conv, Add of a
-    /// constant, BatchNormalization, …), not past the layer. Along the straight input path its value is the
-    /// interpolation T(x′) + α(T(x) − T(x′)), so it is computed at two points instead of at every step.
+    /// The furthest tensor from the input, on a single-consumer chain of ops affine in it (registry trait
+    /// `affine`: Gemm, Conv, Add of a constant, BatchNormalization, …), not past the layer. Along the straight
+    /// input path its value is the interpolation T(x′) + α(T(x) − T(x′)), so it is computed at two points instead of at every step.
     static func affineFrontier(graph: Graph, input: String, layer: String, output: String) -> String {
-        let affineOps: Set<String> = [
-            "Gemm", "MatMul", "Conv", "Add", "Sub", "Mul", "Div", "BatchNormalization", "Cast", "Flatten", "Reshape",
-            "Transpose", "Identity", "Dropout", "Squeeze", "Unsqueeze", "Scaler", "AveragePool", "GlobalAveragePool",
-            "ReduceMean", "ReduceSum", "Pad",
-        ]
         var constant = Set(graph.constants.keys)
         for node in graph.nodes where node.inputs.allSatisfy({ $0.isEmpty || constant.contains($0) }) {
             constant.formUnion(node.outputs)
@@ -121,7 +120,7 @@ public struct LayerAttributor: Sendable {
             guard consumers.count == 1 else { break }
             let node = graph.nodes[consumers[0]]
             let others = node.inputs.enumerated().filter { $0.element != current && !$0.element.isEmpty }
-            guard affineOps.contains(node.opType), node.outputs.count == 1 || node.opType == "Dropout",
+            guard node.traits.affine, node.outputs.count == 1 || node.opType == "Dropout",
                 node.inputs.filter({ $0 == current }).count == 1,
                 others.allSatisfy({ constant.contains($0.element) }),
                 node.opType != "Div" || node.inputs.first == current

@@ -136,6 +136,7 @@ public struct Execution: Sendable {
             // Gradients of this node's outputs are consumed here; keep only the requested ones.
             for name in node.outputs where !wanted.contains(name) { gradients[name] = nil }
             if !needs.contains(true) { continue }
+            if !node.traits.differentiable { throw Self.notDifferentiable(node, seeds: Array(seeds.keys), wrt: wrt) }
             let context = BackwardContext(
                 inputs: inputs, outputs: node.outputs.map { values[$0] ?? .float(Tensor(zeros: [])) },
                 outputGradients: outputGradients, needsGradient: needs)
@@ -167,5 +168,35 @@ public struct Execution: Sendable {
             result[name] = try gradients[name] ?? Tensor(zeros: tensor(name).shape)
         }
         return result
+    }
+
+    /// Refuses, before any backward pass, a node on the gradient path whose operator has no VJP.
+    ///
+    /// The gradient path: nodes with a float input that depends (through float tensors) on a `wrt` tensor and a
+    /// float output that the seeded tensors depend on. Integer/boolean outputs (Shape, Equal, And…) carry no
+    /// gradient, so such ops are off the path even when they read a live tensor. Uses this pass's values to
+    /// tell float from integer tensors; run it on a probe pass when a plan is built.
+    public func checkGradientPath(seeds: [String], withRespectTo wrt: [String]) throws {
+        let graph = plan.graph
+        let upstream = Set(graph.ancestorNodes(of: seeds, fed: plan.fedTensors).flatMap { graph.nodes[$0].outputs })
+            .union(seeds)
+        var carrying = Set(wrt.filter { if case .float? = values[$0] { return true } else { return false } })
+        for index in plan.nodeIndices {
+            let node = graph.nodes[index]
+            guard node.inputs.contains(where: { carrying.contains($0) }) else { continue }
+            let floatOutputs = node.outputs.filter { name in
+                guard !name.isEmpty, case .float? = values[name] else { return false }
+                return true
+            }
+            if !node.traits.differentiable, floatOutputs.contains(where: { upstream.contains($0) }) {
+                throw Self.notDifferentiable(node, seeds: seeds, wrt: wrt)
+            }
+            carrying.formUnion(floatOutputs)
+        }
+    }
+
+    static func notDifferentiable(_ node: Graph.Node, seeds: [String], wrt: [String]) -> GraphError {
+        GraphError(
+            "node '\(node.name)' (\(node.qualifiedOpType)) lies on the gradient path from \(seeds.sorted().map { "'\($0)'" }.joined(separator: ", ")) back to \(wrt.map { "'\($0)'" }.joined(separator: ", ")), but operator \(node.qualifiedOpType) has no gradient; choose a --layer and --output whose path avoids it, or give the operator a VJP in its registry entry")
     }
 }

@@ -20,10 +20,13 @@ public struct Graph: Sendable {
         /// The executable operator, or nil when the op is not supported (see `unsupportedReason`).
         public var op: (any Operator)?
         public var unsupportedReason: String?
+        /// Differentiability, affinity and DeepLIFT class: the registry entry's for imported nodes, else the
+        /// operator type's `defaultTraits` (non-differentiable for a node without an operator).
+        public var traits: OperatorTraits
 
         public init(
             name: String, opType: String, domain: String = "", opsetVersion: Int, inputs: [String],
-            outputs: [String], op: (any Operator)?, unsupportedReason: String? = nil
+            outputs: [String], op: (any Operator)?, unsupportedReason: String? = nil, traits: OperatorTraits? = nil
         ) {
             self.name = name
             self.opType = opType
@@ -33,6 +36,7 @@ public struct Graph: Sendable {
             self.outputs = outputs
             self.op = op
             self.unsupportedReason = unsupportedReason
+            self.traits = traits ?? op?.defaultTraits ?? .nonDifferentiable
         }
 
         /// `Gemm` or `ai.onnx.ml.Scaler`.

@@ -5,17 +5,18 @@ import TensorCore
 /// Operators are immutable values built once (by the ONNX importer) with their attributes resolved.
 /// `forward` receives one value per declared input (`nil` for an omitted optional input) and returns one value
 /// per output. `backward` returns one gradient per input: `nil` where the input is not differentiable, not
-/// needed (`context.needsGradient[i] == false`) or receives no gradient.
+/// needed (`context.needsGradient[i] == false`) or receives no gradient. There is no default `backward`:
+/// an operator without a gradient conforms to `NonDifferentiableOperator`, whose `backward` throws.
 public protocol Operator: Sendable {
     func forward(_ inputs: [Value?]) throws -> [Value]
     func backward(_ context: BackwardContext) throws -> [Tensor?]
+    /// Traits of this operator type for hand-built graphs (the ONNX importer uses its registry entry's).
+    var defaultTraits: OperatorTraits { get }
 }
 
 extension Operator {
-    /// Operators without a gradient (shape arithmetic, constants) pass nothing back.
-    public func backward(_ context: BackwardContext) throws -> [Tensor?] {
-        [Tensor?](repeating: nil, count: context.inputs.count)
-    }
+    /// Differentiable with the ordinary gradient under DeepLIFT, not affine: the safe default.
+    public var defaultTraits: OperatorTraits { .gradient }
 }
 
 /// Everything a VJP may need: the forward inputs and outputs and the gradients arriving at the outputs.

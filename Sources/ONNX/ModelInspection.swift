@@ -147,6 +147,9 @@ public struct ModelInspection: Sendable, Codable {
         for path in outputPaths {
             lines.append("  \(path.output): \(path.unsupported.isEmpty ? "none" : path.unsupported.joined(separator: ", "))")
         }
+        if outputPaths.contains(where: { !$0.unsupported.isEmpty }) {
+            lines.append("Supported operators: \(OperatorRegistry.supportedList())")
+        }
         return lines.joined(separator: "\n")
     }
 }

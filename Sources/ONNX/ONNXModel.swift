@@ -52,8 +52,10 @@ public struct ONNXModel: Sendable {
             if entry.domain == "ai.onnx.ml" { mlOpset = Int(entry.version) }
         }
         guard opset > 0 else { throw ONNXError("\(name) declares no ai.onnx opset; re-export it with an opset between 11 and 22") }
-        guard (7...22).contains(opset) else {
-            throw ONNXError("\(name) uses opset \(opset); ModScope supports opsets 11–22 — re-export with opset_version between 11 and 22")
+        let opsets = OperatorRegistry.defaultOpsets
+        guard opsets.contains(opset) else {
+            throw ONNXError(
+                "\(name) uses opset \(opset); ModScope supports opsets \(opsets.lowerBound)–\(opsets.upperBound) — re-export with opset_version between \(opsets.lowerBound) and \(opsets.upperBound)")
         }
         let decoder = TensorDecoder(baseDirectory: baseDirectory)
         let g = proto.graph
@@ -67,17 +69,18 @@ public struct ONNXModel: Sendable {
             let name = nodeProto.name.isEmpty ? "\(nodeProto.opType)_\(index)" : nodeProto.name
             var named = nodeProto
             named.name = name
-            let built = try OperatorTable.make(named, opset: opset, mlOpset: mlOpset, decoder: decoder)
+            let built = try OperatorRegistry.make(named, opset: opset, mlOpset: mlOpset, decoder: decoder)
             let op: (any Operator)?
             let reason: String?
+            var traits: OperatorTraits?
             switch built {
-            case .success(let value): (op, reason) = (value, nil)
+            case .success(let value): (op, reason, traits) = (value.0, nil, value.1)
             case .failure(let error): (op, reason) = (nil, error.message)
             }
             nodes.append(Graph.Node(
                 name: name, opType: nodeProto.opType, domain: nodeProto.domain,
                 opsetVersion: nodeProto.domain == "ai.onnx.ml" ? (mlOpset ?? 1) : opset,
-                inputs: nodeProto.input, outputs: nodeProto.output, op: op, unsupportedReason: reason))
+                inputs: nodeProto.input, outputs: nodeProto.output, op: op, unsupportedReason: reason, traits: traits))
             nodeNames[name] = index
             let scopes = ModuleScopes.paths(of: nodeProto)
             if !scopes.isEmpty { moduleScopes[name] = scopes }

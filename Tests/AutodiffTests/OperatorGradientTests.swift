@@ -184,3 +184,55 @@ import TensorCore
             differentiable: [0])
     }
 }
+
+/// An op without a VJP on the gradient path is refused (before and during the backward pass), never a zero.
+@Suite struct GradientPathTests {
+    /// Rounds to the nearest integer: float in, float out, no gradient.
+    struct Rounding: NonDifferentiableOperator {
+        func forward(_ inputs: [Value?]) throws -> [Value] { [.float(try inputs.float(0).map { $0.rounded() })] }
+    }
+
+    /// x → Gemm → h → (Rounding | Relu) → r → Gemm → out, with a Shape(h) side branch that is not on the path.
+    static func graph(rounding: Bool) -> Graph {
+        let w = Value.float(Tensor(shape: [2, 2], storage: [1, 2, 3, 4]))
+        let middle: any Operator = rounding ? Rounding() : ActivationOperator(.relu)
+        let nodes = [
+            Graph.Node(name: "fc1", opType: "Gemm", opsetVersion: 20, inputs: ["x", "w"], outputs: ["h"], op: GemmOperator()),
+            Graph.Node(name: "shape", opType: "Shape", opsetVersion: 20, inputs: ["h"], outputs: ["s"], op: ShapeOperator()),
+            Graph.Node(name: "round", opType: "Round", opsetVersion: 20, inputs: ["h"], outputs: ["r"], op: middle),
+            Graph.Node(name: "reshape", opType: "Reshape", opsetVersion: 20, inputs: ["r", "s"], outputs: ["q"], op: ReshapeOperator()),
+            Graph.Node(name: "fc2", opType: "Gemm", opsetVersion: 20, inputs: ["q", "w"], outputs: ["out"], op: GemmOperator()),
+        ]
+        return Graph(
+            nodes: nodes, inputs: [Graph.Input(name: "x", dimensions: [nil, 2])], outputs: ["out"], constants: ["w": w],
+            floatOutputs: ["out"])
+    }
+
+    @Test func nonDifferentiableNodeOnThePathIsRefusedNamingIt() throws {
+        let plan = try ExecutionPlan(graph: Self.graph(rounding: true), targets: ["out", "h"])
+        let execution = try plan.forward(feeds: ["x": .float(Tensor(shape: [1, 2], storage: [0.3, 0.6]))])
+        let expected = "node 'round' (Round) lies on the gradient path from 'out' back to 'h', but operator Round has no gradient"
+        #expect(throws: GraphError.self) { try execution.checkGradientPath(seeds: ["out"], withRespectTo: ["h"]) }
+        do { try execution.checkGradientPath(seeds: ["out"], withRespectTo: ["h"]) } catch let error as GraphError {
+            #expect(error.message.hasPrefix(expected))
+        }
+        do {
+            _ = try execution.gradients(seeds: ["out": Tensor(repeating: 1, shape: [1, 2])], withRespectTo: ["h"])
+            Issue.record("the backward pass through a non-differentiable op must fail")
+        } catch let error as GraphError {
+            #expect(error.message.hasPrefix(expected))
+        }
+    }
+
+    /// Shape(h) reads a live tensor but yields integers: off the gradient path, so the plan is accepted.
+    @Test func integerSideBranchesAreOffThePath() throws {
+        let graph = Self.graph(rounding: false)
+        #expect(graph.nodes[1].traits == .nonDifferentiable)
+        #expect(graph.nodes[2].traits == .rescale)
+        let plan = try ExecutionPlan(graph: graph, targets: ["out", "h"])
+        let execution = try plan.forward(feeds: ["x": .float(Tensor(shape: [1, 2], storage: [0.3, 0.6]))])
+        try execution.checkGradientPath(seeds: ["out"], withRespectTo: ["h"])
+        let g = try execution.gradients(seeds: ["out": Tensor(repeating: 1, shape: [1, 2])], withRespectTo: ["h"])["h"]!
+        #expect(g.storage == [3, 7])
+    }
+}

@@ -4,7 +4,7 @@ import TensorCore
 /// Pointwise activations. Each VJP is written in terms of the input x or the output y:
 /// Relu g·[x>0] (0 at x = 0, as torch); LeakyRelu g·(x>0 ? 1 : α); Sigmoid g·σ(x)(1−σ(x)); Tanh g/cosh²(x);
 /// Elu g·(x>0 ? 1 : y+α); Softplus g·σ(x); Identity/Dropout (inference) g.
-public struct ActivationOperator: Operator {
+public struct ActivationOperator: ElementwiseFunction {
     public enum Kind: Sendable, Equatable {
         case relu, leakyRelu(alpha: Float), sigmoid, tanh, elu(alpha: Float), softplus, identity
     }
@@ -12,6 +12,8 @@ public struct ActivationOperator: Operator {
     public var kind: Kind
     /// Dropout may declare a second (mask) output; it is filled with ones.
     public var outputCount: Int
+    /// Identity/Dropout are linear; the others are DeepLIFT rescale nonlinearities.
+    public var defaultTraits: OperatorTraits { kind == .identity ? .linear : .rescale }
 
     public init(_ kind: Kind, outputCount: Int = 1) {
         self.kind = kind
@@ -93,6 +95,7 @@ public struct ActivationOperator: Operator {
 /// ONNX Clip: min/max from attributes (opset < 11) or optional inputs 1 and 2 (opset ≥ 11).
 /// VJP: g·[min ≤ x ≤ max].
 public struct ClipOperator: Operator {
+    public var defaultTraits: OperatorTraits { .gradient }
     public var minimum: Float?, maximum: Float?
     public init(minimum: Float? = nil, maximum: Float? = nil) {
         self.minimum = minimum
@@ -124,6 +127,7 @@ public struct ClipOperator: Operator {
 /// ONNX Softmax / LogSoftmax. Opset ≥ 13: over one axis (default −1). Opset < 13: the input is coerced to
 /// 2-D at `axis` (default 1) and normalised over the whole flattened tail.
 public struct SoftmaxOperator: Operator {
+    public var defaultTraits: OperatorTraits { .gradient }
     public var axis: Int
     public var coerceTo2D: Bool
     public var logarithm: Bool
@@ -156,6 +160,7 @@ public struct SoftmaxOperator: Operator {
 /// ONNX BatchNormalization in inference mode: y = (x − mean)/√(var + ε)·scale + bias per channel (axis 1).
 /// VJP: dx = g·scale/√(var + ε); dscale = Σ g·x̂; dbias = Σ g.
 public struct BatchNormalizationOperator: Operator {
+    public var defaultTraits: OperatorTraits { .linear }
     public var epsilon: Float
     public init(epsilon: Float = 1e-5) { self.epsilon = epsilon }
 
@@ -213,6 +218,7 @@ public struct BatchNormalizationOperator: Operator {
 
 /// ai.onnx.ml Scaler: y = (x − offset)·scale along the last axis (offset/scale of length F or 1). VJP g·scale.
 public struct ScalerOperator: Operator {
+    public var defaultTraits: OperatorTraits { .linear }
     public var offset: [Float], scale: [Float]
     public init(offset: [Float], scale: [Float]) {
         self.offset = offset

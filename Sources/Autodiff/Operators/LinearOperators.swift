@@ -3,6 +3,7 @@ import TensorCore
 /// ONNX Gemm: `Y = α·op(A)·op(B) + β·C`, C broadcast one way to (M, N). One cblas_sgemm per call.
 /// VJP: with A′ = op(A), B′ = op(B): dA′ = α·g·B′ᵀ, dB′ = α·A′ᵀ·g (transposed back when trans* = 1), dC = β·unb(g).
 public struct GemmOperator: Operator {
+    public var defaultTraits: OperatorTraits { .linear }
     public var alpha: Float, beta: Float, transposeA: Bool, transposeB: Bool
     public init(alpha: Float = 1, beta: Float = 1, transposeA: Bool = false, transposeB: Bool = false) {
         self.alpha = alpha
@@ -102,6 +103,7 @@ public struct GemmOperator: Operator {
 /// broadcast. When B is 2-D, A's batch dimensions fold into its rows and a single GEMM runs.
 /// VJP: dA = unb(g·Bᵀ), dB = unb(Aᵀ·g).
 public struct MatMulOperator: Operator {
+    public var defaultTraits: OperatorTraits { .linear }
     public init() {}
 
     struct Layout {
@@ -197,6 +199,7 @@ public struct MatMulOperator: Operator {
 /// ONNX Add, Sub, Mul, Div with multidirectional broadcasting (also on INT64 shape arithmetic).
 /// VJP: Add/Sub dA = unb(g), dB = ±unb(g); Mul dA = unb(g·B), dB = unb(g·A); Div dA = unb(g/B), dB = unb(−g·A/B²).
 public struct BinaryOperator: Operator {
+    public var defaultTraits: OperatorTraits { .linear }
     public var operation: BinaryOperation
     public init(_ operation: BinaryOperation) { self.operation = operation }
 

@@ -4,6 +4,7 @@ import TensorCore
 /// (default 1); with no axes, all axes are reduced unless noop_with_empty_axes. GlobalAveragePool is ReduceMean
 /// over the spatial axes with keepdims. VJP: g broadcast back over the reduced axes (÷ count for the mean).
 public struct ReduceOperator: Operator {
+    public var defaultTraits: OperatorTraits { .linear }
     public var axes: [Int]?
     public var keepDimensions: Bool
     public var noopWithEmptyAxes: Bool

@@ -4,6 +4,7 @@ import TensorCore
 
 /// ONNX Flatten: (∏ dims before axis, ∏ dims from axis); negative axis allowed.
 public struct FlattenOperator: Operator {
+    public var defaultTraits: OperatorTraits { .shapeOnly }
     public var axis: Int
     public init(axis: Int = 1) { self.axis = axis }
 
@@ -24,6 +25,7 @@ public struct FlattenOperator: Operator {
 /// ONNX Reshape: target shape from INT64 input 1; 0 copies the input dimension unless `allowzero`; one −1 is
 /// inferred. Works at any batch size when the shape comes from the evaluated Shape/Gather/Concat subgraph.
 public struct ReshapeOperator: Operator {
+    public var defaultTraits: OperatorTraits { .shapeOnly }
     public var allowZero: Bool
     public init(allowZero: Bool = false) { self.allowZero = allowZero }
 
@@ -63,6 +65,7 @@ public struct ReshapeOperator: Operator {
 
 /// ONNX Transpose (default permutation: reversed axes). VJP: transpose by the inverse permutation.
 public struct TransposeOperator: Operator {
+    public var defaultTraits: OperatorTraits { .shapeOnly }
     public var permutation: [Int]?
     public init(permutation: [Int]?) { self.permutation = permutation }
 
@@ -90,6 +93,7 @@ public struct TransposeOperator: Operator {
 
 /// ONNX Squeeze / Unsqueeze: axes from the attribute (opset < 13) or INT64 input 1 (opset ≥ 13).
 public struct SqueezeOperator: Operator {
+    public var defaultTraits: OperatorTraits { .shapeOnly }
     public var axes: [Int]?
     public var unsqueeze: Bool
     public init(axes: [Int]?, unsqueeze: Bool) {
@@ -127,6 +131,7 @@ public struct SqueezeOperator: Operator {
 
 /// ONNX Concat along `axis` (float or INT64). VJP: the slice of g belonging to each input.
 public struct ConcatOperator: Operator {
+    public var defaultTraits: OperatorTraits { .movement }
     public var axis: Int
     public init(axis: Int) { self.axis = axis }
 
@@ -170,13 +175,25 @@ public struct ConcatOperator: Operator {
 }
 
 /// ONNX Cast. Between float types it is the identity (ModScope computes in float32); to integer types it
-/// truncates toward zero. Gradients pass through float→float casts and stop at integer types.
+/// truncates toward zero, and to BOOL it is x ≠ 0 (as 0/1 INT64, ModScope's boolean representation).
+/// Gradients pass through float→float casts and stop at integer types.
 public struct CastOperator: Operator {
+    public var defaultTraits: OperatorTraits { .shapeOnly }
     public var toFloat: Bool
-    public init(toFloat: Bool) { self.toFloat = toFloat }
+    public var toBool: Bool
+    public init(toFloat: Bool, toBool: Bool = false) {
+        self.toFloat = toFloat
+        self.toBool = toBool && !toFloat
+    }
 
     public func forward(_ inputs: [Value?]) throws -> [Value] {
         guard let x = inputs[0] else { throw GraphError("Cast needs an input") }
+        if toBool {
+            switch x {
+            case .float(let t): return [.int(IntTensor(shape: t.shape, storage: t.storage.map { $0 != 0 ? 1 : 0 }))]
+            case .int(let t): return [.int(IntTensor(shape: t.shape, storage: t.storage.map { $0 != 0 ? 1 : 0 }))]
+            }
+        }
         switch (x, toFloat) {
         case (.float, true), (.int, false): return [x]
         case (.float(let t), false): return [.int(IntTensor(shape: t.shape, storage: t.storage.map { Int64($0.rounded(.towardZero)) }))]
@@ -191,14 +208,14 @@ public struct CastOperator: Operator {
 }
 
 /// ONNX Constant (and any node whose value is fixed at import).
-public struct ConstantOperator: Operator {
+public struct ConstantOperator: NonDifferentiableOperator {
     public var value: Value
     public init(_ value: Value) { self.value = value }
     public func forward(_ inputs: [Value?]) throws -> [Value] { [value] }
 }
 
 /// ONNX Shape (optionally a [start, end) slice of the dimensions), as INT64.
-public struct ShapeOperator: Operator {
+public struct ShapeOperator: NonDifferentiableOperator {
     public var start: Int, end: Int?
     public init(start: Int = 0, end: Int? = nil) {
         self.start = start
@@ -216,6 +233,7 @@ public struct ShapeOperator: Operator {
 
 /// ONNX Gather along `axis` with INT64 indices (negative indices wrap). VJP (float data): scatter-add.
 public struct GatherOperator: Operator {
+    public var defaultTraits: OperatorTraits { .movement }
     public var axis: Int
     public init(axis: Int = 0) { self.axis = axis }
 
@@ -273,6 +291,7 @@ public struct GatherOperator: Operator {
 /// input 1, constant value from the attribute or input 2, optional axes input (opset ≥ 18). Negative pads crop.
 /// VJP: the matching slice of g.
 public struct PadOperator: Operator {
+    public var defaultTraits: OperatorTraits { .shapeOnly }
     public var pads: [Int]?
     public var value: Float
     public init(pads: [Int]?, value: Float = 0) {

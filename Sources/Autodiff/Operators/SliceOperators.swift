@@ -4,6 +4,7 @@ import TensorCore
 /// indices count from the end; bounds are clamped as the spec says. Works on float and INT64 tensors.
 /// VJP: g scattered back to the sliced positions, zeros elsewhere.
 public struct SliceOperator: Operator {
+    public var defaultTraits: OperatorTraits { .movement }
     public var starts: [Int]?, ends: [Int]?, axes: [Int]?
     public init(starts: [Int]? = nil, ends: [Int]? = nil, axes: [Int]? = nil) {
         self.starts = starts
@@ -86,7 +87,7 @@ public struct SliceOperator: Operator {
 }
 
 /// ONNX ConstantOfShape: a tensor of the INT64 input's shape filled with `value` (default float 0).
-public struct ConstantOfShapeOperator: Operator {
+public struct ConstantOfShapeOperator: NonDifferentiableOperator {
     public var value: Value
     public init(value: Value) { self.value = value }
 

@@ -45,6 +45,7 @@ public struct SpatialAttributes: Sendable {
 
 /// ONNX Conv (2-D, NCHW): pads, strides, dilations, group, auto_pad; batched im2col + GEMM (see `Convolution2D`).
 public struct ConvOperator: Operator {
+    public var defaultTraits: OperatorTraits { .linear }
     public var attributes: SpatialAttributes
     public var groups: Int
     public init(attributes: SpatialAttributes, groups: Int) {
@@ -93,6 +94,8 @@ public struct PoolOperator: Operator {
     public var ceilMode: Bool
     /// Whether the node declares MaxPool's optional Indices output (computed only then).
     public var producesIndices: Bool
+    /// Average pooling is linear; max pooling has DeepLIFT's own rule.
+    public var defaultTraits: OperatorTraits { kind == .max ? .custom : .linear }
 
     public init(kind: Kind, attributes: SpatialAttributes, ceilMode: Bool, producesIndices: Bool = false) {
         self.kind = kind
