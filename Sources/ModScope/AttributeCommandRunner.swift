@@ -10,15 +10,20 @@ public struct AttributeCommandRunner {
     public var request: AttributionRequest
     public var outputPath: String
     public var deltaPath: String?
-    /// Samples per chunk (rounded up to a multiple of 64, the block alignment).
-    public var batchSize: Int
+    /// Samples per chunk (rounded up to a multiple of 64, the block alignment); nil: chosen from the memory
+    /// one block takes, measured on the first block (`ResourcePlan.chooseBatchSize`), refusing when even 64
+    /// samples per chunk would not fit in the available memory.
+    public var batchSize: Int?
     public var threads: Int
     public var quiet: Bool
     /// Seconds spent in the chunk loop (reading, attributing, writing), set by `run()`: the figure the
     /// benchmark compares with Captum's in-process loop.
     public private(set) var computeSeconds: Double = 0
 
-    public init(request: AttributionRequest, outputPath: String, deltaPath: String?, batchSize: Int, threads: Int, quiet: Bool = false) {
+    /// The chunk size used by the last `run()`.
+    public private(set) var chosenBatchSize = 0
+
+    public init(request: AttributionRequest, outputPath: String, deltaPath: String?, batchSize: Int?, threads: Int, quiet: Bool = false) {
         self.request = request
         self.outputPath = outputPath
         self.deltaPath = deltaPath
@@ -29,16 +34,14 @@ public struct AttributeCommandRunner {
 
     @discardableResult
     public mutating func run() throws -> AttributionSpec {
-        guard batchSize >= 1 else { throw InputError("--batch-size must be at least 1 (got \(batchSize))") }
+        if let batchSize, batchSize < 1 { throw InputError("--batch-size must be at least 1 (got \(batchSize))") }
         guard threads >= 1 else { throw InputError("--threads must be at least 1 (got \(threads))") }
         if deltaPath != nil && !request.configuration.method.hasCompleteness {
             throw InputError("--delta is only defined for conductance, integrated-gradients and deeplift")
         }
         try checkOutputs()
         let (spec, model, table, _) = try request.prepare()
-        let computer = try AttributionComputer(spec: spec, model: model, threads: threads)
         let alignment = AttributionConfiguration.shardAlignment
-        let chunk = (batchSize + alignment - 1) / alignment * alignment
         // A name of this process alone next to the output: renamed over it only when complete.
         let partial = outputPath + ".partial-\(getpid())"
         let writer = try NPYRowWriter(creating: partial, rows: spec.rowCount, columns: spec.neuronCount)
@@ -50,7 +53,24 @@ public struct AttributeCommandRunner {
         var delta = [Float]()
         let progress = StageProgress(label: "attribute (\(spec.configuration.method.rawValue))", total: spec.rowCount, quiet: quiet)
         let loopStart = DispatchTime.now()
-        for start in stride(from: 0, to: spec.rowCount, by: chunk) {
+        var firstRow = 0
+        if batchSize == nil {
+            // The first block, on one thread, measures the memory a block takes; its rows are kept.
+            let calibration = try AttributionCalibrator.calibrate(spec: spec, model: model, table: table, samples: 0) { range, output in
+                try writer.writeRows(startingAt: range.lowerBound, output.attributions)
+                delta.append(contentsOf: output.delta ?? [])
+                progress.advance(by: range.count)
+                firstRow = range.upperBound
+            }
+            let dataBytes = fileSize(request.dataPath)
+            chosenBatchSize = try ResourcePlan.chooseBatchSize(
+                spec: spec, calibration: calibration, threads: threads, mappedBytes: dataBytes, budget: ProcessMemory.availableBytes)
+        } else {
+            chosenBatchSize = (batchSize! + alignment - 1) / alignment * alignment
+        }
+        let chunk = chosenBatchSize
+        let computer = try AttributionComputer(spec: spec, model: model, threads: threads)
+        for start in stride(from: firstRow, to: spec.rowCount, by: chunk) {
             let range = start..<min(start + chunk, spec.rowCount)
             let samples = try table.floatRows(range)
             let output = try computer.rows(range, samples: samples) { progress.advance(by: $0) }
@@ -83,4 +103,9 @@ public struct AttributeCommandRunner {
         if let deltaPath { outputs.append(.init("--delta", deltaPath)) }
         try OutputPaths.check(outputs: outputs, inputs: inputs)
     }
+}
+
+/// The size of a file in bytes (0 when it cannot be read: the estimate then leaves it out).
+public func fileSize(_ path: String) -> Int {
+    ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
 }

@@ -22,8 +22,8 @@ struct AttributeCommand: ParsableCommand {
     @Option(help: "Also write the per-sample completeness error Σ attribution − (F(x) − F(x′)) here (.npy; conductance, integrated-gradients, deeplift).")
     var delta: String?
 
-    @Option(help: "Samples per internal chunk, bounding memory (rounded up to a multiple of 64).")
-    var batchSize = 256
+    @Option(help: "Samples per internal chunk, bounding memory (rounded up to a multiple of 64). Default: 256, or less when the memory measured on the first block says 256 would not fit (`modscope plan`).")
+    var batchSize: Int?
 
     @Option(help: "Compute threads (whole blocks of samples run in parallel; BLAS itself runs single-threaded).")
     var threads = ProcessInfo.processInfo.activeProcessorCount

@@ -11,7 +11,7 @@ struct ModScopeCommand: ParsableCommand {
         subcommands: [
             InspectCommand.self, AttributeCommand.self, BiclusterCommand.self, RunCommand.self, CoordinatorCommand.self,
             WorkerCommand.self, StatusCommand.self, ResumeCommand.self, ResubmitCommand.self, EvaluateCommand.self,
-            ReportCommand.self, KeysCommand.self, BenchCommand.self, CompareCommand.self,
+            ReportCommand.self, KeysCommand.self, BenchCommand.self, CompareCommand.self, PlanCommand.self,
         ])
 
     static func main() {

@@ -50,6 +50,9 @@ struct NewRunOptions: ParsableArguments {
     /// Creates the run folder, computes the matrix, then runs the analysis; returns the exit code.
     func start(command: String, defaultWorkers: Int) throws -> Int32 {
         let (job, summary) = try makeJob(runtime: runtime, synthetic: synthetic, attribution: attribution, analysis: analysis)
+        if synthetic.synthetic == nil {
+            try refuseWhenWorkersCannotFit(request: try attribution.request(), runtime: runtime, defaultWorkers: defaultWorkers)
+        }
         let folder = try createRun(options: runtime, job: job, command: command, summary: summary)
         let launch = runtime.launch(folder: folder, defaultWorkers: defaultWorkers)
         return try RuntimeSession.execute(launch) { code, held in

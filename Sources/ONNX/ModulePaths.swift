@@ -7,9 +7,10 @@ import Autodiff
 ///   from the root down, then the op), or else `namespace` =
 ///   `: ResNet/layer1: Sequential/layer1.0: BasicBlock/…/relu_1: aten.relu.default`;
 /// - the legacy TorchScript exporter names nodes after their scope: `/layer1/layer1.0/relu_1/Relu` (module
-///   names from the root down, then the op type). Each name is relative to its parent unless it already starts
-///   with the parent's path (`layer1.0` under `layer1`), and a module called a second time gets a suffix
-///   (`relu_1` for the second call of `relu`).
+///   names from the root down, then the op type). Each name is relative to its parent, except a container's
+///   child, named `parent.index` (`layer1.0` under `layer1`, `downsample.0` under `layer2.0.downsample`), which
+///   is relative to the grandparent; a module called a second time gets a suffix (`relu_1` for the second call
+///   of `relu`).
 enum ModuleScopes {
     static let nameScopesKey = "pkg.torch.onnx.name_scopes"
     static let namespaceKey = "namespace"
@@ -32,13 +33,14 @@ enum ModuleScopes {
         }
         guard node.name.hasPrefix("/") else { return [] }
         var paths: [String] = []
+        var locals: [String] = []
         for component in node.name.split(separator: "/").dropLast() {
             let name = String(component)
-            guard let parent = paths.last else {
-                paths.append(name)
-                continue
-            }
-            paths.append(name.hasPrefix(parent + ".") ? name : parent + "." + name)
+            // A container's child is named `parent.index` (`layer1.0` under `layer1`): relative to the grandparent.
+            let parentLocal = locals.last
+            let base = parentLocal.map { name.hasPrefix($0 + ".") } == true ? paths.dropLast().last : paths.last
+            paths.append(base.map { $0 + "." + name } ?? name)
+            locals.append(name)
         }
         return paths.map { path in [path] + [repeatedCallBase(path)].compactMap { $0 } }
     }

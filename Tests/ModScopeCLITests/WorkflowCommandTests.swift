@@ -94,3 +94,38 @@ import Testing
         #expect(repeated.standardError.contains("second time"))
     }
 }
+
+/// `plan` and the batch size `attribute` picks from the same estimate.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct PlanCommandTests {
+    @Test func planReportsTheMatrixMemoryAndTimeAndAttributeKeepsItsBytesWithTheChosenBatch() throws {
+        let folder = try WorkflowCommandTests().makeData()
+        let data = folder.appendingPathComponent("data.npy").path
+        let result = try ModScopeBinary.run([
+            "plan", "--model", WorkflowCommandTests.model, "--data", data, "--layer", "relu", "--layer", "relu_1",
+            "--workers", "3", "--deadline", "1000", "--json",
+        ])
+        #expect(result.status == 0, "\(result.standardError)")
+        let json = try #require(JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+        #expect(json["matrix_bytes"] as? Int == 256 * 96 * 4 + 128)
+        let peak = try #require(json["peak_memory_bytes_per_worker"] as? Int)
+        #expect(peak > 1_000_000 && peak < 2_000_000_000)
+        let perSample = try #require(json["seconds_per_sample"] as? Double)
+        let total = try #require(json["total_seconds"] as? Double)
+        #expect(perSample > 0)
+        #expect(abs(total - perSample * 256 / 3) < 1e-9 * max(1, total))
+        #expect(json["batch_size"] as? Int == 256)
+        #expect(json["workers_for_deadline"] as? Int == 1)
+        // attribute without --batch-size: the first block measures memory, the matrix is the same bytes.
+        let chosen = folder.appendingPathComponent("chosen.npy").path, fixed = folder.appendingPathComponent("fixed.npy").path
+        for (out, extra) in [(chosen, [String]()), (fixed, ["--batch-size", "64"])] {
+            let attribute = try ModScopeBinary.run([
+                "attribute", "--model", WorkflowCommandTests.model, "--data", data, "--layer", "relu", "--steps", "8",
+                "--threads", "2", "--quiet", "--out", out,
+            ] + extra)
+            #expect(attribute.status == 0, "\(attribute.standardError)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: chosen)) == Data(contentsOf: URL(fileURLWithPath: fixed)))
+        let bad = try ModScopeBinary.run(["plan", "--model", WorkflowCommandTests.model, "--data", data, "--layer", "relu", "--deadline", "-1"])
+        #expect(bad.status == 2)
+    }
+}
