@@ -35,6 +35,7 @@ public struct AttributeCommandRunner {
         }
         let (spec, model, table, _) = try request.prepare()
         let computer = try AttributionComputer(spec: spec, model: model, threads: threads)
+        if !quiet, let note = computer.evaluationNote { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
         let alignment = AttributionConfiguration.shardAlignment
         let chunk = (batchSize + alignment - 1) / alignment * alignment
         let partial = outputPath + ".partial"
