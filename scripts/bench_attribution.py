@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Attribution throughput: ModScope against Captum 0.9.0 on the same weights, in the same run, 2 threads each.
 
-Models: the digits MLP and CNN (examples/digits) and a random MLP 784-1024-1024-10 exported here.
+Models: the digits MLP and CNN (examples/digits), a random MLP 784-1024-1024-10 and a random torchvision
+resnet18 at 64x64 (both exported here; weights are never committed).
 Methods: conductance (50 steps, Gauss-Legendre) and deeplift, at the models' hidden layers.
 Prints samples/s for both sides and the speed-up; figures go to docs/performance.md.
 
-Run (needs a release build and the venv with torch/captum/onnx):
+Run (needs a release build and the venv with torch/captum/onnx/torchvision):
     swift build -c release --product modscope
-    /work/venv/bin/python scripts/bench_attribution.py .build/release/modscope
+    /work/venv/bin/python scripts/bench_attribution.py .build/release/modscope [--cases digits,mlp,resnet18]
 """
+import argparse
 import os
 import subprocess
 import sys
@@ -57,7 +59,8 @@ class DigitsCNN(nn.Module):
 
 def captum_rate(model, layer, method, x, batch=64, repeats=3):
     model.eval()
-    targets = model(x).argmax(1)
+    with torch.no_grad():
+        targets = torch.cat([model(x[lo:lo + batch]).argmax(1) for lo in range(0, len(x), batch)])
     algorithm = LayerConductance(model, layer) if method == "conductance" else LayerDeepLift(model, layer)
     def one(lo):
         xb, tb = x[lo:lo + batch], targets[lo:lo + batch]
@@ -91,56 +94,92 @@ def modscope_rate(binary, model_path, data_path, layer, method, count):
         return count / best_compute, count / best_total
 
 
-def main():
-    binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build/release/modscope")
+def digits_cases(binary, folder):
+    """The digits MLP and CNN of examples/digits, weights loaded from their ONNX files into torch."""
+    import onnx
+    from onnx import numpy_helper
+    rows = []
     digits = np.load(os.path.join(ROOT, "examples/digits/data.npy"))
+    weights = {t.name: numpy_helper.to_array(t) for t in onnx.load(os.path.join(ROOT, "examples/digits/mlp.onnx")).graph.initializer}
+    linear = [k for k in weights if k.endswith(".weight")]
+    sizes = [weights[linear[0]].shape[1]] + [weights[k].shape[0] for k in linear]
+    mlp = MLP(sizes)
+    with torch.no_grad():
+        for module, name in zip([m for m in mlp.net if isinstance(m, nn.Linear)], linear):
+            module.weight.copy_(torch.tensor(weights[name]))
+            module.bias.copy_(torch.tensor(weights[name.replace(".weight", ".bias")]))
+    x = torch.tensor(digits)
+    for method in ("conductance", "deeplift"):
+        rows.append(("digits MLP 64-64-32-10 @ first hidden ReLU", method,
+                     captum_rate(mlp, mlp.net[1], method, x),
+                     modscope_rate(binary, os.path.join(ROOT, "examples/digits/mlp.onnx"),
+                                   os.path.join(ROOT, "examples/digits/data.npy"), "relu", method, len(x))))
+    images = np.load(os.path.join(ROOT, "examples/digits/images.npy"))
+    cnn = DigitsCNN().eval()
+    cnn_weights = {t.name: numpy_helper.to_array(t) for t in onnx.load(os.path.join(ROOT, "examples/digits/cnn.onnx")).graph.initializer}
+    with torch.no_grad():
+        for name, parameter in cnn.named_parameters():
+            parameter.copy_(torch.tensor(cnn_weights[name]))
+    xi = torch.tensor(images)
+    for method in ("conductance", "deeplift"):
+        rows.append(("digits CNN @ conv2 ReLU", method, captum_rate(cnn, cnn.relu2, method, xi),
+                     modscope_rate(binary, os.path.join(ROOT, "examples/digits/cnn.onnx"),
+                                   os.path.join(ROOT, "examples/digits/images.npy"), "relu_1", method, len(xi))))
+    return rows
+
+
+def mlp_cases(binary, folder):
+    """A random MLP 784-1024-1024-10, exported here; attribution at the last hidden layer (affine suffix)."""
+    big = MLP([784, 1024, 1024, 10]).eval()
+    data = np.random.default_rng(0).random((2048, 784), dtype=np.float32)
+    data_path, model_path = os.path.join(folder, "big.npy"), os.path.join(folder, "big.onnx")
+    np.save(data_path, data)
+    torch.onnx.export(big, (torch.tensor(data[:2]),), model_path, dynamo=False, input_names=["x"],
+                      output_names=["output"], dynamic_axes={"x": {0: "batch"}})
+    xb = torch.tensor(data)
+    return [("MLP 784-1024-1024-10 @ last hidden ReLU", method, captum_rate(big, big.net[3], method, xb),
+             modscope_rate(binary, model_path, data_path, "/net/net.3/Relu_output_0", method, len(xb)))
+            for method in ("conductance", "deeplift")]
+
+
+RESNET_SAMPLES = 32  # samples per measurement: 32 x 51 path points at 64x64 is ~1 minute of Captum at 2 threads
+
+
+def resnet_cases(binary, folder):
+    """torchvision resnet18 (random weights) on 64x64 inputs, conductance at layer3's output. Captum's DeepLift
+    refuses torchvision's ReLU modules that are called twice per block, so only conductance is measured."""
+    import torchvision
+    model = torchvision.models.resnet18(weights=None).eval()
+    data = np.random.default_rng(0).random((RESNET_SAMPLES, 3, 64, 64), dtype=np.float32)
+    data_path, model_path = os.path.join(folder, "resnet.npy"), os.path.join(folder, "resnet18.onnx")
+    np.save(data_path, data)
+    torch.onnx.export(model, (torch.tensor(data[:2]),), model_path, dynamo=False, input_names=["x"],
+                      output_names=["output"], dynamic_axes={"x": {0: "batch"}})
+    x = torch.tensor(data)
+    return [("resnet18 64x64 @ layer3 output", "conductance",
+             captum_rate(model, model.layer3, "conductance", x, batch=16, repeats=1),
+             modscope_rate(binary, model_path, data_path, "/layer3/layer3.1/relu_1/Relu_output_0", "conductance", len(x)))]
+
+
+CASES = {"digits": digits_cases, "mlp": mlp_cases, "resnet18": resnet_cases}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("binary", nargs="?", default=os.path.join(ROOT, ".build/release/modscope"))
+    parser.add_argument("--cases", default="digits,mlp,resnet18", help="comma-separated: " + ",".join(CASES))
+    args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        # Digits MLP: load the exported weights into torch so both sides run the same network.
-        import onnx
-        from onnx import numpy_helper
-        weights = {t.name: numpy_helper.to_array(t) for t in onnx.load(os.path.join(ROOT, "examples/digits/mlp.onnx")).graph.initializer}
-        linear = [k for k in weights if k.endswith(".weight")]
-        sizes = [weights[linear[0]].shape[1]] + [weights[k].shape[0] for k in linear]
-        mlp = MLP(sizes)
-        with torch.no_grad():
-            for module, name in zip([m for m in mlp.net if isinstance(m, nn.Linear)], linear):
-                module.weight.copy_(torch.tensor(weights[name]))
-                module.bias.copy_(torch.tensor(weights[name.replace(".weight", ".bias")]))
-        x = torch.tensor(digits)
-        for method in ("conductance", "deeplift"):
-            rows.append(("digits MLP 64-64-32-10 @ first hidden ReLU", method,
-                         captum_rate(mlp, mlp.net[1], method, x),
-                         modscope_rate(binary, os.path.join(ROOT, "examples/digits/mlp.onnx"),
-                                       os.path.join(ROOT, "examples/digits/data.npy"), "relu", method, len(x))))
-        # Digits CNN (same shapes as examples/digits/cnn.onnx; timing only).
-        images = np.load(os.path.join(ROOT, "examples/digits/images.npy"))
-        cnn = DigitsCNN().eval()
-        cnn_weights = {t.name: numpy_helper.to_array(t) for t in onnx.load(os.path.join(ROOT, "examples/digits/cnn.onnx")).graph.initializer}
-        with torch.no_grad():
-            for name, parameter in cnn.named_parameters():
-                parameter.copy_(torch.tensor(cnn_weights[name]))
-        xi = torch.tensor(images)
-        for method in ("conductance", "deeplift"):
-            rows.append(("digits CNN @ conv2 ReLU", method, captum_rate(cnn, cnn.relu2, method, xi),
-                         modscope_rate(binary, os.path.join(ROOT, "examples/digits/cnn.onnx"),
-                                       os.path.join(ROOT, "examples/digits/images.npy"), "relu_1", method, len(xi))))
-        # Large MLP 784-1024-1024-10, exported here; attribution at the last hidden layer.
-        big = MLP([784, 1024, 1024, 10]).eval()
-        data = np.random.default_rng(0).random((2048, 784), dtype=np.float32)
-        data_path, model_path = os.path.join(folder, "big.npy"), os.path.join(folder, "big.onnx")
-        np.save(data_path, data)
-        torch.onnx.export(big, (torch.tensor(data[:2]),), model_path, dynamo=False, input_names=["x"],
-                          output_names=["output"], dynamic_axes={"x": {0: "batch"}})
-        xb = torch.tensor(data)
-        for method in ("conductance", "deeplift"):
-            rows.append(("MLP 784-1024-1024-10 @ last hidden ReLU", method, captum_rate(big, big.net[3], method, xb),
-                         modscope_rate(binary, model_path, data_path, "/net/net.3/Relu_output_0", method, len(xb))))
-    print("Best of 3 runs each; samples/s. 'ModScope' times reading + attributing + writing, as Captum's loop;")
-    print("'whole process' adds start-up and model loading.")
+        for name in args.cases.split(","):
+            if name not in CASES:
+                parser.error(f"unknown case {name!r}; choose from {','.join(CASES)}")
+            rows += CASES[name](args.binary, folder)
+    print("Best of 3 runs each (resnet18: 1 Captum run); samples/s. 'ModScope' times reading + attributing + writing,")
+    print("as Captum's loop; 'whole process' adds start-up and model loading.")
     print(f"{'model':45s} {'method':12s} {'Captum':>9s} {'ModScope':>9s} {'speed-up':>9s} {'whole process':>14s}")
     for model, method, captum, (ours, whole) in rows:
-        print(f"{model:45s} {method:12s} {captum:9.0f} {ours:9.0f} {ours / captum:8.2f}x {whole:9.0f} ({whole / captum:.2f}x)")
+        print(f"{model:45s} {method:12s} {captum:9.1f} {ours:9.1f} {ours / captum:8.2f}x {whole:9.1f} ({whole / captum:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -51,9 +51,17 @@ public struct LayerAttributor: Sendable {
     let suffixPlan: ExecutionPlan
     let layerFedPlan: ExecutionPlan?
 
+    /// Whether the output is affine in the layer (`Graph.hasAffineSuffix`) and the path methods use it:
+    /// ∂F/∂layer is then the same at every α, so conductance telescopes to g ⊙ (y(α_n) − y(α_0)) (two
+    /// evaluations of the suffix instead of steps + 1) and integrated gradients takes g from the endpoint pass
+    /// (g ⊙ (y(x) − y(x′)) · Σ_k w_k). The numbers agree with the full sums to Float32 rounding.
+    public let affineSuffix: Bool
+
+    /// - Parameter telescoping: use the affine-suffix shortcut when the graph allows it (tests turn it off to
+    ///   compare with the full sums).
     public init(
         graph: Graph, input: String, layer: String, output: String, sampleShape: [Int],
-        configuration: AttributionConfiguration
+        configuration: AttributionConfiguration, telescoping: Bool = true
     ) throws {
         guard configuration.steps >= 1 || ![.conductance, .integratedGradients].contains(configuration.method) else {
             throw AttributionError("--steps must be at least 1 (got \(configuration.steps))")
@@ -78,8 +86,9 @@ public struct LayerAttributor: Sendable {
         guard fromInput.contains(layer) else {
             throw AttributionError("--layer '\(layer)' does not depend on the model input '\(input)'; pick a hidden layer")
         }
-        let frontier = LayerAttributor.affineFrontier(graph: graph, input: input, layer: layer, output: output)
+        let frontier = graph.affineFrontier(input: input, layer: layer, output: output)
         self.frontier = frontier
+        affineSuffix = telescoping && graph.hasAffineSuffix(layer: layer, output: output)
         do {
             endpointPlan = try ExecutionPlan(graph: graph, targets: Array(Set([output, layer, frontier])))
             suffixPlan = try ExecutionPlan(graph: graph, targets: [output, layer], fed: [frontier])
@@ -105,29 +114,22 @@ public struct LayerAttributor: Sendable {
         neuronCount = resolved == .channel && layerShape.count >= 2 ? layerShape[0] : layerShape.reduce(1, *)
     }
 
-    /// The furthest tensor from the input, on a single-consumer chain of ops affine in it (registry trait
-    /// `affine`: Gemm, Conv, Add of a constant, BatchNormalization, …), not past the layer. Along the straight
-    /// input path its value is the interpolation T(x′) + α(T(x) − T(x′)), so it is computed at two points instead of at every step.
-    static func affineFrontier(graph: Graph, input: String, layer: String, output: String) -> String {
-        var constant = Set(graph.constants.keys)
-        for node in graph.nodes where node.inputs.allSatisfy({ $0.isEmpty || constant.contains($0) }) {
-            constant.formUnion(node.outputs)
+    /// One line saying which shortcuts the path methods take (for `attribute`'s output and the run's log), or
+    /// nil when none applies.
+    public var evaluationNote: String? {
+        let method = configuration.method
+        guard [.conductance, .integratedGradients].contains(method) else { return nil }
+        var parts: [String] = []
+        if frontier != inputName { parts.append("the affine prefix up to '\(frontier)' is evaluated at 2 points") }
+        if affineSuffix {
+            parts.append(
+                method == .conductance
+                    ? "--output '\(output)' is affine in --layer '\(layer)', so conductance telescopes to g ⊙ (y(α_n) − y(α_0)): "
+                        + "2 evaluations of the suffix instead of \(configuration.steps + 1)"
+                    : "--output '\(output)' is affine in --layer '\(layer)', so its gradient is taken once, at the endpoints, "
+                        + "instead of at \(configuration.steps) points")
         }
-        let plan = graph.ancestorNodes(of: [output])
-        var current = input
-        while current != layer {
-            let consumers = plan.filter { graph.nodes[$0].inputs.contains(current) }
-            guard consumers.count == 1 else { break }
-            let node = graph.nodes[consumers[0]]
-            let others = node.inputs.enumerated().filter { $0.element != current && !$0.element.isEmpty }
-            guard node.traits.affine, node.outputs.count == 1 || node.opType == "Dropout",
-                node.inputs.filter({ $0 == current }).count == 1,
-                others.allSatisfy({ constant.contains($0.element) }),
-                node.opType != "Div" || node.inputs.first == current
-            else { break }
-            current = node.outputs[0]
-        }
-        return current
+        return parts.isEmpty ? nil : "\(method.rawValue): " + parts.joined(separator: "; ")
     }
 
     /// Results for one block of samples.
@@ -178,7 +180,7 @@ public struct LayerAttributor: Sendable {
         case .conductance:
             attribution = try conductance(endpoints: endpoints, rows: b, targets: targets)
         case .integratedGradients:
-            attribution = try integratedGradients(x: x, ax: ax, ab: ab, targets: targets)
+            attribution = try integratedGradients(x: x, ax: ax, ab: ab, targets: targets, endpoints: endpoints)
         default:
             preconditionFailure("handled above")
         }
@@ -194,25 +196,37 @@ public struct LayerAttributor: Sendable {
         return BlockResult(attributions: rows, delta: delta, targets: targets)
     }
 
-    /// LayerConductance: m = steps + 1 points, step-major rows k·B + i; Σ_{k<m−1} G_k ⊙ (A_{k+1} − A_k).
-    private func conductance(endpoints: Execution, rows b: Int, targets: [Int]) throws -> Tensor {
-        let m = configuration.steps + 1
-        let alphas = configuration.quadrature.points(m).alphas.map { Float($0) }
+    /// The frontier's values at each α, step-major rows k·B + i, in Captum's interpolation order:
+    /// baseline + α·(input − baseline), in Float32.
+    private func frontierPath(_ endpoints: Execution, rows b: Int, alphas: [Float]) throws -> Tensor {
         let ends = try endpoints.tensor(frontier)
         let (fx, fb) = (ends.rows(0..<b), ends.rows(b..<(2 * b)))
         let difference = fx.zipMap(fb, -)
-        // Captum's interpolation order: baseline + α·(input − baseline), in Float32.
-        let path = Tensor.concatenateRows(alphas.map { alpha in fb.zipMap(difference) { $0 + alpha * $1 } })
+        return Tensor.concatenateRows(alphas.map { alpha in fb.zipMap(difference) { $0 + alpha * $1 } })
+    }
+
+    /// LayerConductance: m = steps + 1 points, step-major rows k·B + i; Σ_{k<m−1} G_k ⊙ (A_{k+1} − A_k), or,
+    /// with an affine suffix, G ⊙ (A_{m−1} − A_0) from the suffix at the two end points only.
+    private func conductance(endpoints: Execution, rows b: Int, targets: [Int]) throws -> Tensor {
+        let m = configuration.steps + 1
+        let allAlphas = configuration.quadrature.points(m).alphas.map { Float($0) }
+        let alphas = affineSuffix ? [allAlphas[0], allAlphas[m - 1]] : allAlphas
+        let path = try frontierPath(endpoints, rows: b, alphas: alphas)
         let execution = try suffixPlan.forward(feeds: [frontier: .float(path)])
         let out = try execution.tensor(output)
-        let seed = oneHot(targets, rows: b, tiles: m, like: out)
+        // With an affine suffix the gradient is the same at both points: seed the first only.
+        let seed = oneHot(targets, rows: b, tiles: affineSuffix ? 1 : m, like: out)
         let g = try execution.gradients(seeds: [output: seed], withRespectTo: [layer])[layer]!
         let a = try execution.tensor(layer)
-        let blockSize = a.count / m
+        let blockSize = a.count / alphas.count
         var result = [Float](repeating: 0, count: blockSize)
         a.storage.withUnsafeBufferPointer { av in
             g.storage.withUnsafeBufferPointer { gv in
                 result.withUnsafeMutableBufferPointer { sum in
+                    if affineSuffix {
+                        for j in 0..<blockSize { sum[j] = gv[j] * (av[blockSize &+ j] - av[j]) }
+                        return
+                    }
                     for k in 0..<(m - 1) {
                         let base = k * blockSize
                         let next = base &+ blockSize
@@ -226,10 +240,19 @@ public struct LayerAttributor: Sendable {
 
     /// LayerIntegratedGradients: S_k = a(x′) + α_k(a(x) − a(x′)) for the quadrature's `steps` points;
     /// (a(x) − a(x′)) ⊙ Σ_k w_k G_k with the weights rounded to Float32 as Captum does.
-    private func integratedGradients(x: Tensor, ax: Tensor, ab: Tensor, targets: [Int]) throws -> Tensor {
+    /// With an affine suffix every G_k is the gradient at the endpoint pass's real input, so no path is run.
+    private func integratedGradients(
+        x: Tensor, ax: Tensor, ab: Tensor, targets: [Int], endpoints: Execution
+    ) throws -> Tensor {
         let n = configuration.steps
         let (alphas, weights) = configuration.quadrature.points(n)
         let difference = ax.zipMap(ab, -)
+        if affineSuffix {
+            let seed = oneHot(targets, rows: ax.shape[0], tiles: 1, like: try endpoints.tensor(output))
+            let g = try endpoints.gradients(seeds: [output: seed], withRespectTo: [layer])[layer]!.rows(0..<ax.shape[0])
+            let weightSum = weights.reduce(Float(0)) { $0 + Float($1) }
+            return g.map { $0 * weightSum }.zipMap(difference, *)
+        }
         let path = Tensor.concatenateRows(alphas.map { alpha in ab.zipMap(difference) { $0 + Float(alpha) * $1 } })
         let execution: Execution
         if let layerFedPlan {

@@ -41,6 +41,8 @@ public struct AttributeCommandRunner {
         }
         try checkOutputs()
         let (spec, model, table, _) = try request.prepare()
+        let computer = try AttributionComputer(spec: spec, model: model, threads: threads)
+        if !quiet, let note = computer.evaluationNote { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
         let alignment = AttributionConfiguration.shardAlignment
         // A name of this process alone next to the output: renamed over it only when complete.
         let partial = outputPath + ".partial-\(getpid())"
@@ -69,7 +71,6 @@ public struct AttributeCommandRunner {
             chosenBatchSize = (batchSize! + alignment - 1) / alignment * alignment
         }
         let chunk = chosenBatchSize
-        let computer = try AttributionComputer(spec: spec, model: model, threads: threads)
         for start in stride(from: firstRow, to: spec.rowCount, by: chunk) {
             let range = start..<min(start + chunk, spec.rowCount)
             let samples = try table.floatRows(range)

@@ -219,6 +219,9 @@ public struct AttributionComputer: Sendable {
         }
     }
 
+    /// The shortcuts the path methods take here (`LayerAttributor.evaluationNote`).
+    public var evaluationNote: String? { blocked.attributor.evaluationNote }
+
     /// Rows `range` (starting at a multiple of the block size) from their samples.
     public func rows(_ range: Range<Int>, samples: [Float], progress: (@Sendable (Int) -> Void)? = nil) throws -> BlockedAttribution.Output {
         let perSample = spec.sampleShape.reduce(1, *)

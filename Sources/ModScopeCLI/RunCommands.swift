@@ -19,6 +19,17 @@ func createRun(options: RuntimeOptions, job: JobSpec, command: String, summary: 
         manifest.summary = summary
         manifest.stages = ["attribution": StageTiming(started: Date())]
     }
+    if let note = summary?["evaluation"] {
+        // The run's log starts with the evaluation shortcuts (the coordinator appends to the same file).
+        let line = "\(LogClock.timestamp()) attribution: \(note)\n"
+        if let handle = FileHandle(forWritingAtPath: folder.logURL.path) {
+            _ = try? handle.seekToEnd()
+            handle.write(Data(line.utf8))
+            try? handle.close()
+        } else {
+            FileManager.default.createFile(atPath: folder.logURL.path, contents: Data(line.utf8))
+        }
+    }
     return folder
 }
 

@@ -14,6 +14,9 @@ public struct ModelInspection: Sendable, Codable {
         /// A float tensor between the input and the default output: usable as `--layer`.
         public var attributable: Bool
         public var supported: Bool
+        /// The default output is affine in this layer (`Graph.hasAffineSuffix`): conductance telescopes to two
+        /// evaluations and integrated gradients needs none beyond the endpoints.
+        public var affineSuffix: Bool
     }
 
     public struct OutputPath: Sendable, Codable {
@@ -78,6 +81,7 @@ public struct ModelInspection: Sendable, Codable {
             let upstream = Set(graph.ancestorNodes(of: [output]).flatMap { graph.nodes[$0].outputs })
             layers = downstream.intersection(upstream).subtracting([input.name])
         }
+        let affine = defaultOutput.map { output in Set(layers.filter { graph.hasAffineSuffix(layer: $0, output: output) }) } ?? []
         var rows: [TensorRow] = []
         for (index, node) in graph.nodes.enumerated() {
             for output in node.outputs where !output.isEmpty {
@@ -85,7 +89,8 @@ public struct ModelInspection: Sendable, Codable {
                 if let execution = shapes[output] { isFloat = !execution.isEmpty || true } else { isFloat = true }
                 rows.append(TensorRow(
                     index: index, op: node.qualifiedOpType, node: node.name, tensor: output, shape: shapes[output],
-                    attributable: isFloat && layers.contains(output) && runnable.contains(output), supported: node.op != nil))
+                    attributable: isFloat && layers.contains(output) && runnable.contains(output), supported: node.op != nil,
+                    affineSuffix: affine.contains(output)))
             }
         }
         tensors = rows
@@ -140,7 +145,13 @@ public struct ModelInspection: Sendable, Codable {
                 "  \(row.attributable ? "*" : " ") \(String(row.index).padding(toLength: 4, withPad: " ", startingAt: 0))"
                     + "\(row.op.padding(toLength: opWidth + 2, withPad: " ", startingAt: 0))"
                     + "\(row.node.padding(toLength: nodeWidth + 2, withPad: " ", startingAt: 0))"
-                    + "\(row.tensor.padding(toLength: tensorWidth + 2, withPad: " ", startingAt: 0))\(shape)")
+                    + "\(row.tensor.padding(toLength: tensorWidth + 2, withPad: " ", startingAt: 0))\(shape)"
+                    + (row.attributable && row.affineSuffix ? "  affine" : ""))
+        }
+        if tensors.contains(where: { $0.attributable && $0.affineSuffix }) {
+            lines.append(
+                "  affine: the default output is affine in that layer, so conductance there telescopes to 2 evaluations "
+                    + "instead of steps + 1 and integrated gradients needs none beyond the endpoints")
         }
         if !modules.isEmpty { lines += moduleLines }
         lines.append("Unsupported operators on each output's path:")

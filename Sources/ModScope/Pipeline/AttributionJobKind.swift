@@ -16,6 +16,8 @@ public struct AttributionJobParameters: Codable, Sendable, Equatable {
     public var dataSHA256: String
     public var spec: AttributionSpec
     public var analysis: AnalysisSettings
+    /// `LayerAttributor.evaluationNote` at job creation (nil when no shortcut applies, or from older runs).
+    public var evaluationNote: String?
 }
 
 /// The "attribution" job kind of the distributed runtime: workers compute `AttributionComputer` rows; the
@@ -53,8 +55,9 @@ public enum AttributionJobKind {
     public static func makeJob(request: AttributionRequest, analysis: AnalysisSettings, shardSize: Int) throws
         -> (job: JobSpec, parameters: AttributionJobParameters)
     {
-        let (spec, _, _, _) = try request.prepare()
+        let (spec, model, _, _) = try request.prepare()
         _ = try analysis.biclusterConfig()
+        let note = try AttributionComputer(spec: spec, model: model, threads: 1).evaluationNote
         let alignment = AttributionConfiguration.shardAlignment
         guard shardSize >= 1 else { throw InputError("--shard-size must be at least 1 (got \(shardSize))") }
         // Shards start on determinism-block boundaries so every worker computes identical bytes.
@@ -63,7 +66,8 @@ public enum AttributionJobKind {
         let parameters = AttributionJobParameters(
             modelPath: absolute(request.modelPath), dataPath: absolute(request.dataPath), dataKey: request.dataKey,
             labelsPath: request.labelsPath.map(absolute), modelSHA256: modelHash,
-            dataSHA256: try SHA256.hex(fileAt: request.dataPath), spec: spec, analysis: analysis)
+            dataSHA256: try SHA256.hex(fileAt: request.dataPath), spec: spec, analysis: analysis,
+            evaluationNote: note)
         let job = JobSpec(
             kind: name, parameters: try JSONEncoder().encode(parameters), modelHash: modelHash,
             rowCount: spec.rowCount, sampleElementsPerRow: spec.sampleShape.reduce(1, *), columns: spec.neuronCount,
@@ -83,6 +87,7 @@ public enum AttributionJobKind {
             "seed": String(p.analysis.seed),
         ]
         if let labels = p.labelsPath { summary["labels"] = labels }
+        if let note = p.evaluationNote { summary["evaluation"] = note }
         if let key = p.dataKey { summary["data_key"] = key }
         return summary
     }
