@@ -75,7 +75,10 @@ let package = Package(
         .testTarget(name: "ArrayFilesTests", dependencies: ["ArrayFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "TensorCore"]),
-        .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Autodiff", "TensorCore", "ArrayFiles"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "ONNXTests",
+            dependencies: ["ONNX", "Autodiff", "TensorCore", "ArrayFiles", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Fixtures"]),
         .testTarget(
             name: "AttributionTests", dependencies: ["Attribution", "ONNX", "Autodiff", "TensorCore", "ArrayFiles"],
             exclude: ["Fixtures"]),

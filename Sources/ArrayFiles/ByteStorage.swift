@@ -92,9 +92,13 @@ final class ByteStorage: @unchecked Sendable {
         }
         defer { _ = close(fd) }
         _ = template.withUnsafeBufferPointer { unlink($0.baseAddress!) }
-        guard ftruncate(fd, off_t(count)) == 0 else {
+        // Reserve the blocks now (posix_fallocate), so that a full disk is an error here and not a SIGBUS when
+        // the mapping is written; file systems without fallocate get a sparse file.
+        var status = posix_fallocate(fd, 0, off_t(count))
+        if status == EOPNOTSUPP || status == EINVAL { status = ftruncate(fd, off_t(count)) == 0 ? 0 : errno }
+        guard status == 0 else {
             throw ArrayFileError(
-                "cannot size a \(count)-byte temporary file for \(purpose): \(errnoDescription()); free disk space in TMPDIR")
+                "cannot reserve a \(count)-byte temporary file for \(purpose): \(String(cString: strerror(status))); free disk space in TMPDIR or set TMPDIR to a folder with room")
         }
         guard let pointer = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), pointer != MAP_FAILED else {
             throw ArrayFileError("cannot memory-map a temporary file for \(purpose): \(errnoDescription())")

@@ -12,8 +12,17 @@ import Foundation
 /// that every row has the same number of fields and every cell is a number, so later reads cannot fail on
 /// bad data halfway through a long run.
 ///
+/// Limits (hostile files): at most `maximumColumnCount` fields per line and `maximumCellBytes` bytes per field
+/// (header names included), so a file of one endless line or cell is refused while it is scanned instead of
+/// being copied into memory.
+///
 /// Thread safety: immutable after `init`; every method may be called from any thread concurrently.
 public final class CSVReader: SampleTable {
+    /// The most fields a line may have: 2^20 (a million features per sample).
+    public static let maximumColumnCount = 1 << 20
+    /// The longest field, in bytes: 4 KiB, far more than any number's text (a float needs under 50 bytes).
+    public static let maximumCellBytes = 4096
+
     /// The file path, as used in error messages.
     public let path: String
     /// The header's field names, or `nil` when the first line is data.
@@ -69,10 +78,14 @@ public final class CSVReader: SampleTable {
                 throw ArrayFileError(
                     "\(path) line \(blank) is empty but more rows follow; remove blank lines between rows")
             }
+            let limits = CSVLineLimits(path: path, line: lineNumber)
             if columnCount < 0 {
                 // First line: a header when any field is not a number.
                 var fields: [(Int, Int)] = []
-                forEachField(base, lineStart, content) { fields.append(($0, $1)) }
+                try forEachField(base, lineStart, content) { start, end in
+                    try limits.check(column: fields.count + 1, start: start, end: end)
+                    fields.append((start, end))
+                }
                 columnCount = fields.count
                 firstLine = lineNumber
                 if fields.contains(where: { parseFloat(base, $0.0, $0.1) == nil }) {
@@ -85,8 +98,9 @@ public final class CSVReader: SampleTable {
             }
             var fieldCount = 0
             var badCell: (column: Int, text: String)?
-            forEachField(base, lineStart, content) { start, end in
+            try forEachField(base, lineStart, content) { start, end in
                 fieldCount += 1
+                try limits.check(column: fieldCount, start: start, end: end)
                 if badCell == nil, parseFloat(base, start, end) == nil {
                     badCell = (fieldCount, fieldText(base, start, end))
                 }
@@ -200,9 +214,28 @@ private func isBlank(_ base: UnsafeRawPointer, _ start: Int, _ end: Int) -> Bool
 
 @inline(__always) private func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
 
+/// The per-line limits of `CSVReader`, with the error naming the file, line and column.
+private struct CSVLineLimits {
+    let path: String
+    let line: Int
+
+    func check(column: Int, start: Int, end: Int) throws {
+        guard column <= CSVReader.maximumColumnCount else {
+            throw ArrayFileError(
+                "\(path) line \(line) has more than \(CSVReader.maximumColumnCount) fields; ModScope reads at most that many values per sample — save wide data as .npy")
+        }
+        guard end - start <= CSVReader.maximumCellBytes else {
+            throw ArrayFileError(
+                "\(path) line \(line), column \(column) is \(end - start) bytes long, more than \(CSVReader.maximumCellBytes); every cell must be one number (is the file CSV text?)")
+        }
+    }
+}
+
 /// Calls `body(start, end)` for each comma-separated field of `[start, end)`, with surrounding spaces and
 /// double quotes removed. Commas inside double quotes do not separate fields.
-private func forEachField(_ base: UnsafeRawPointer, _ start: Int, _ end: Int, _ body: (Int, Int) -> Void) {
+private func forEachField(
+    _ base: UnsafeRawPointer, _ start: Int, _ end: Int, _ body: (Int, Int) throws -> Void
+) rethrows {
     var fieldStart = start
     var inQuotes = false
     var offset = start
@@ -221,7 +254,7 @@ private func forEachField(_ base: UnsafeRawPointer, _ start: Int, _ end: Int, _ 
                 a += 1
                 b -= 1
             }
-            body(a, b)
+            try body(a, b)
             fieldStart = offset + 1
         }
         offset += 1

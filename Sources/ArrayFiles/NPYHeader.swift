@@ -25,8 +25,10 @@ public enum NPYScalarType: String, Sendable, CaseIterable {
 
 /// The parsed header of a `.npy` file (format versions 1.0, 2.0 and 3.0).
 ///
-/// Invariants: `shape` has no negative dimension and its product fits in `Int`; `dataOffset` is the byte
-/// offset of the first element from the start of the `.npy` bytes.
+/// Invariants: `shape` has no negative dimension, and the product of its non-zero dimensions times the element
+/// size fits in `Int` (so every sub-product — row sizes, strides, byte counts — does too, even for an empty
+/// array such as `(0, 2^40, 2^40)`); `dataOffset` is the byte offset of the first element from the start of
+/// the `.npy` bytes.
 struct NPYHeader: Equatable {
     var scalarType: NPYScalarType
     /// True when the file stores multi-byte elements big-endian (`>` in `descr`, or `=` on a big-endian host).
@@ -38,6 +40,12 @@ struct NPYHeader: Equatable {
     var descr: String
 
     static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
+
+    /// Bytes of element data the header declares: the shape's product × the element size (fits by the
+    /// invariant; `nil` only if it did not).
+    var dataByteCount: Int? {
+        elementCount(of: shape + [scalarType.byteCount])
+    }
 
     /// Parses the header at the start of `bytes`; `file` names the file in error messages.
     static func parse(_ bytes: UnsafeRawBufferPointer, file: String) throws -> NPYHeader {
@@ -105,8 +113,9 @@ struct NPYHeader: Equatable {
             }
             shape.append(n)
         }
-        guard elementCount(of: shape) != nil else {
-            throw ArrayFileError("\(file) declares shape \(shapeDescription(shape)), too many elements to address; check the file")
+        guard elementCount(of: shape.filter { $0 != 0 } + [scalarType.byteCount]) != nil else {
+            throw ArrayFileError(
+                "\(file) declares shape \(shapeDescription(shape)), too many elements to address; the header is damaged — save the array again with np.save")
         }
         return NPYHeader(
             scalarType: scalarType, isBigEndian: isBigEndian, fortranOrder: fortranOrder, shape: shape,

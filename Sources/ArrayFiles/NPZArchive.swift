@@ -6,9 +6,15 @@ import Foundation
 /// Opening maps the file and reads the zip central directory only. Stored members (`np.savez`) are served
 /// in place from the mapping, with bounded memory; deflated members (`np.savez_compressed`) are inflated in
 /// full when `reader(forKey:)` is called (into memory up to 64 MiB, beyond that into an unlinked temporary
-/// file in `TMPDIR`) and their CRC-32 is checked. Zip64 archives (members or archives over 4 GiB) are
+/// file in `TMPDIR`). Every member's CRC-32 is checked when `reader(forKey:)` is called (stored members too:
+/// one sequential pass over the mapped bytes). Zip64 archives (members or archives over 4 GiB) are
 /// supported; encrypted members, multi-disk archives and compression methods other than stored/deflate are
 /// rejected with an error.
+///
+/// Hostile archives: before a deflated member is inflated, its recorded size must be possible for its
+/// compressed size (deflate expands at most `maximumDeflateRatio`×), at most `inflateLimit`, and equal to what
+/// the `.npy` header at its start declares (that header is inflated first, alone); inflating stops at the
+/// recorded size, so a member cannot grow beyond it.
 ///
 /// Thread safety: immutable after `init`; `reader(forKey:)` may be called from any thread.
 public final class NPZArchive: Sendable {
@@ -18,8 +24,23 @@ public final class NPZArchive: Sendable {
     /// `np.savez(path, name=array)`; `arr_0`, `arr_1`, ... for positional arrays).
     public let keys: [String]
 
+    /// The largest recorded size a deflated member may inflate to, in bytes.
+    public let inflateLimit: Int
+
     private let storage: ByteStorage
     private let members: [String: Member]
+
+    /// Default `inflateLimit`: 16 GiB. Larger arrays should be saved uncompressed (`np.savez`), which is read in
+    /// place without a copy; the limit stops an archive's recorded sizes from making ModScope fill `TMPDIR`.
+    public static let defaultInflateLimit = 16 << 30
+    /// Deflate's largest expansion: 258 output bytes per 2-bit code (≈ 1032:1, RFC 1951). A member that records
+    /// more than this × its compressed size (plus `deflateRatioSlack` bytes) cannot be a valid deflate stream.
+    static let maximumDeflateRatio = 1032
+    /// Bytes added to the ratio bound for tiny members (block headers dominate their size).
+    static let deflateRatioSlack = 1 << 16
+    /// At most this many bytes are inflated ahead to read a deflated member's `.npy` header (NumPy headers are
+    /// short: NumPy itself refuses headers over 10 000 bytes by default).
+    static let headerProbeBytes = 1 << 20
 
     private struct Member: Sendable {
         var name: String
@@ -32,8 +53,9 @@ public final class NPZArchive: Sendable {
     }
 
     /// Opens the `.npz` at `path` and lists its members.
+    /// - Parameter inflateLimit: the largest size (bytes) a deflated member may inflate to.
     /// - Throws: `ArrayFileError` when the file is missing, not a zip archive, or damaged.
-    public init(path: String) throws {
+    public init(path: String, inflateLimit: Int = NPZArchive.defaultInflateLimit) throws {
         let storage = try ByteStorage.map(path: path)
         let reader = ZipDirectoryReader(storage: storage, path: path)
         let entries = try reader.readCentralDirectory()
@@ -50,6 +72,7 @@ public final class NPZArchive: Sendable {
         }
         self.path = path
         self.keys = keys
+        self.inflateLimit = inflateLimit
         self.storage = storage
         self.members = members
     }
@@ -78,23 +101,60 @@ public final class NPZArchive: Sendable {
             guard member.compressedSize == member.uncompressedSize else {
                 throw ArrayFileError("\(name) is stored with inconsistent sizes; \(path) is damaged — save it again with np.savez")
             }
+            try checkCRC(storage.base.map { $0 + dataStart }, count: member.uncompressedSize, member, name: name)
             return try NPYReader(storage: storage, start: dataStart, length: member.compressedSize, name: name)
         case 8:
-            let inflated = try ByteStorage.scratch(count: member.uncompressedSize, purpose: name) { output in
-                try inflateRaw(
-                    from: storage.base! + dataStart, count: member.compressedSize, into: output,
-                    capacity: member.uncompressedSize, name: name)
-            }
-            if member.uncompressedSize > 0 {
-                let crc = crc32Checksum(inflated.base!, count: inflated.count)
-                guard crc == member.crc32 else {
-                    throw ArrayFileError("\(name) fails its CRC-32 check; \(path) is damaged — save it again with np.savez")
-                }
-            }
-            return try NPYReader(storage: inflated, start: 0, length: nil, name: name)
+            return try inflatedReader(member, dataStart: dataStart, name: name)
         default:
             throw ArrayFileError(
                 "\(name) is compressed with zip method \(member.method), which is not supported (stored and deflate are); save the arrays with np.savez or np.savez_compressed")
+        }
+    }
+
+    /// Inflates a deflated member after checking its recorded size (see the type's documentation), then checks
+    /// its CRC-32.
+    private func inflatedReader(_ member: Member, dataStart: Int, name: String) throws -> NPYReader {
+        let size = member.uncompressedSize
+        let source = storage.base.map { $0 + dataStart } ?? UnsafeRawPointer(bitPattern: 1)!
+        // size ≤ compressed · ratio + slack, without overflow (sizes are below 2^56).
+        guard size <= Self.deflateRatioSlack
+            || (size - Self.deflateRatioSlack + Self.maximumDeflateRatio - 1) / Self.maximumDeflateRatio <= member.compressedSize
+        else {
+            throw ArrayFileError(
+                "\(name) records \(size) bytes inflated from \(member.compressedSize) compressed, more than deflate can produce; \(path) is damaged — save it again with np.savez_compressed")
+        }
+        guard size <= inflateLimit else {
+            throw ArrayFileError(
+                "\(name) inflates to \(size) bytes, over the limit of \(inflateLimit) bytes for compressed members; save the arrays uncompressed with np.savez (read in place, without inflating)")
+        }
+        // The .npy header alone first: its shape and dtype must account for exactly the recorded size.
+        let probeCount = min(size, Self.headerProbeBytes)
+        var probe = [UInt8](repeating: 0, count: probeCount)
+        let probed = try probe.withUnsafeMutableBytes { buffer -> Int in
+            guard let output = buffer.baseAddress else { return 0 }
+            return try inflateRaw(
+                from: source, count: member.compressedSize, into: output, capacity: probeCount, name: name,
+                stopWhenFull: true)
+        }
+        probe.removeLast(probeCount - probed)
+        let header = try probe.withUnsafeBytes { try NPYHeader.parse($0, file: name) }
+        let declared = header.dataByteCount.flatMap { $0 <= Int.max - header.dataOffset ? $0 + header.dataOffset : nil }
+        guard declared == size else {
+            throw ArrayFileError(
+                "\(name) records \(size) bytes but its .npy header (shape \(shapeDescription(header.shape)) \(header.scalarType.numpyName)) needs \(declared.map(String.init) ?? "more than can be addressed"); \(path) is damaged — save it again with np.savez_compressed")
+        }
+        let inflated = try ByteStorage.scratch(count: size, purpose: name) { output in
+            try inflateRaw(from: source, count: member.compressedSize, into: output, capacity: size, name: name)
+        }
+        try checkCRC(inflated.base, count: inflated.count, member, name: name)
+        return try NPYReader(storage: inflated, start: 0, length: nil, name: name)
+    }
+
+    /// Throws when the CRC-32 of `count` bytes at `bytes` is not the member's recorded one.
+    private func checkCRC(_ bytes: UnsafeRawPointer?, count: Int, _ member: Member, name: String) throws {
+        let crc = bytes.map { crc32Checksum($0, count: count) } ?? 0
+        guard crc == member.crc32 else {
+            throw ArrayFileError("\(name) fails its CRC-32 check; \(path) is damaged — save it again with np.savez")
         }
     }
 
@@ -198,7 +258,7 @@ struct ZipDirectoryReader {
                 let size = Int(readLE16(base, extra + 2))
                 if id == 1 {
                     var field = extra + 4
-                    let end = extra + 4 + size
+                    let end = min(extra + 4 + size, extraStart + extraLength)
                     if uncompressed == 0xFFFF_FFFF, field + 8 <= end { uncompressed = readLE64(base, field); field += 8 }
                     if compressed == 0xFFFF_FFFF, field + 8 <= end { compressed = readLE64(base, field); field += 8 }
                     if localOffset == 0xFFFF_FFFF, field + 8 <= end { localOffset = readLE64(base, field); field += 8 }
@@ -224,10 +284,15 @@ struct ZipDirectoryReader {
     }
 }
 
-/// Inflates a raw deflate stream (`count` bytes at `source`) into exactly `capacity` bytes at `output`.
+/// Inflates a raw deflate stream (`count` bytes at `source`) into exactly `capacity` bytes at `output`; with
+/// `stopWhenFull` (a prefix probe), returns once `capacity` bytes are produced or the stream ends, whichever
+/// comes first. Never writes past `capacity`: a stream that inflates to more is an error. Returns the number
+/// of bytes produced.
+@discardableResult
 func inflateRaw(
-    from source: UnsafeRawPointer, count: Int, into output: UnsafeMutableRawPointer, capacity: Int, name: String
-) throws {
+    from source: UnsafeRawPointer, count: Int, into output: UnsafeMutableRawPointer, capacity: Int, name: String,
+    stopWhenFull: Bool = false
+) throws -> Int {
     var stream = z_stream()
     guard inflateInit2_(&stream, -MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
         throw ArrayFileError("cannot start zlib to inflate \(name)")
@@ -246,16 +311,17 @@ func inflateRaw(
         let status = inflate(&stream, Z_NO_FLUSH)
         consumed += inputChunk - Int(stream.avail_in)
         produced += outputChunk - Int(stream.avail_out)
-        if status == Z_STREAM_END { break }
+        if status == Z_STREAM_END || (stopWhenFull && produced == capacity) { break }
         guard status == Z_OK || (status == Z_BUF_ERROR && consumed < count && produced < capacity) else {
             let detail = status == Z_BUF_ERROR ? "the compressed data ends early or is longer than recorded" : "zlib error \(status)"
             throw ArrayFileError("cannot inflate \(name) (\(detail)); the archive is damaged — save it again with np.savez_compressed")
         }
     }
-    guard produced == capacity else {
+    guard produced == capacity || stopWhenFull else {
         throw ArrayFileError(
             "\(name) inflates to \(produced) bytes but the archive records \(capacity); the archive is damaged — save it again with np.savez_compressed")
     }
+    return produced
 }
 
 /// The zip/zlib CRC-32 of `count` bytes.

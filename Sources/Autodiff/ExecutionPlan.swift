@@ -7,6 +7,12 @@ public typealias TensorReplacement = @Sendable (Tensor) throws -> Tensor
 /// Overrides an operator's VJP (DeepLIFT's rescale rule, guided ReLU). Return nil to use the default rule.
 public typealias BackwardRule = @Sendable (_ node: Graph.Node, _ context: BackwardContext) throws -> [Tensor?]?
 
+/// What the user can do about a node that fails on the model's own shapes or values.
+enum ModelAdvice {
+    static let rerunChecker =
+        "; the model is invalid here — check it with onnx.checker.check_model(model, full_check=True) and onnx.shape_inference, then repair or re-export it"
+}
+
 /// The nodes needed for a set of target tensors, checked once, ready to run on any batch.
 ///
 /// Pruning: only ancestors of the targets run, so branches feeding other outputs (skl2onnx's ZipMap and label
@@ -74,13 +80,15 @@ public struct ExecutionPlan: Sendable {
             do {
                 outputs = try node.op!.forward(inputs)
             } catch let error as GraphError {
-                throw GraphError("node '\(node.name)' (\(node.opType)): \(error.message)")
+                let advice = error.cause == .model ? ModelAdvice.rerunChecker : ""
+                throw GraphError("node '\(node.name)' (\(node.opType)): \(error.message)\(advice)", cause: error.cause)
             }
             for (name, value) in zip(node.outputs, outputs) where !name.isEmpty {
                 if let replacement = replacements[name], case .float(let tensor) = value {
                     let replaced = try replacement(tensor)
                     guard replaced.shape == tensor.shape else {
-                        throw GraphError("replacement for '\(name)' changed its shape from \(tensor.shape) to \(replaced.shape)")
+                        throw GraphError(
+                            "replacement for '\(name)' changed its shape from \(tensor.shape) to \(replaced.shape)", cause: .internalError)
                     }
                     values[name] = .float(replaced)
                 } else {
@@ -148,13 +156,14 @@ public struct Execution: Sendable {
                     inputGradients = try node.op!.backward(context)
                 }
             } catch let error as GraphError {
-                throw GraphError("backward through node '\(node.name)' (\(node.opType)): \(error.message)")
+                throw GraphError("backward through node '\(node.name)' (\(node.opType)): \(error.message)", cause: error.cause)
             }
             for (position, name) in node.inputs.enumerated() where needs[position] {
                 guard position < inputGradients.count, let gradient = inputGradients[position] else { continue }
                 guard gradient.shape == inputs[position]!.shape else {
                     throw GraphError(
-                        "VJP of node '\(node.name)' (\(node.opType)) returned shape \(gradient.shape) for input '\(name)' of shape \(inputs[position]!.shape)")
+                        "VJP of node '\(node.name)' (\(node.opType)) returned shape \(gradient.shape) for input '\(name)' of shape \(inputs[position]!.shape)",
+                        cause: .internalError)
                 }
                 if let existing = gradients[name] {
                     gradients[name] = existing.zipMap(gradient, +)

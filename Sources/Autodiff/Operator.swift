@@ -38,14 +38,14 @@ public struct BackwardContext: Sendable {
     /// The float tensor at input `index`, or a `GraphError` naming what was expected.
     public func floatInput(_ index: Int) throws -> Tensor {
         guard index < inputs.count, case .float(let tensor)? = inputs[index] else {
-            throw GraphError("backward pass expected a float tensor at input \(index)")
+            throw GraphError("backward pass expected a float tensor at input \(index)", cause: .internalError)
         }
         return tensor
     }
 
     public func floatOutput(_ index: Int) throws -> Tensor {
         guard index < outputs.count, case .float(let tensor) = outputs[index] else {
-            throw GraphError("backward pass expected a float tensor at output \(index)")
+            throw GraphError("backward pass expected a float tensor at output \(index)", cause: .internalError)
         }
         return tensor
     }
@@ -58,8 +58,22 @@ public struct BackwardContext: Sendable {
 }
 
 /// A failure while building or executing a graph, with a message saying what to change.
+///
+/// `cause` says who can fix it, for the exit code: `.model` (the default) when the model file or the shapes
+/// it computes are invalid — an operator's inputs or attributes out of range, shapes that do not agree — which
+/// the user fixes by repairing or re-exporting the model (exit 2); `.internalError` for an engine bug such as
+/// a VJP returning a wrongly shaped gradient (exit 1).
 public struct GraphError: Error, CustomStringConvertible, Sendable {
+    public enum Cause: Sendable, Equatable {
+        case model
+        case internalError
+    }
+
     public var message: String
-    public init(_ message: String) { self.message = message }
+    public var cause: Cause
+    public init(_ message: String, cause: Cause = .model) {
+        self.message = message
+        self.cause = cause
+    }
     public var description: String { message }
 }

@@ -15,7 +15,8 @@ public enum ModScopeErrors {
         case let e as BiclusteringError: return (e.message, 2)
         case let e as InputError: return (e.message, 2)
         case let e as RuntimeUsageError: return (e.message, 2)
-        case let e as GraphError: return (e.message, 1)
+        // A graph error caused by the model file (invalid shapes, attributes, values) is the user's to fix.
+        case let e as GraphError: return (e.message, e.cause == .model ? 2 : 1)
         default: return ("\(error)", 1)
         }
     }

@@ -23,8 +23,14 @@ public struct ONNXModel: Sendable {
     /// Loads a model file; external data files are read from the model's folder.
     public static func load(path: String) throws -> ONNXModel {
         let url = URL(fileURLWithPath: path)
-        guard FileManager.default.fileExists(atPath: path) else {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
             throw ONNXError("model file '\(path)' does not exist; pass the path of an .onnx file with --model")
+        }
+        // A FIFO or device would block or never end: only regular files are read.
+        let type = (try? FileManager.default.attributesOfItem(atPath: path)[.type]) as? FileAttributeType
+        guard !isFolder.boolValue, type == .typeRegular else {
+            throw ONNXError("model file '\(path)' is not a regular file; pass the path of an .onnx file with --model")
         }
         let data: Data
         do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
@@ -59,6 +65,8 @@ public struct ONNXModel: Sendable {
         }
         let decoder = TensorDecoder(baseDirectory: baseDirectory)
         let g = proto.graph
+        try ModelValidation.validate(g, name: name)
+        let uniqueNames = ModelValidation.uniqueNodeNames(g.node)
         var constants: [String: Value] = [:]
         for initializer in g.initializer { constants[initializer.name] = try decoder.decode(initializer) }
 
@@ -66,7 +74,7 @@ public struct ONNXModel: Sendable {
         var nodeNames: [String: Int] = [:]
         var moduleScopes: [String: [[String]]] = [:]
         for (index, nodeProto) in g.node.enumerated() {
-            let name = nodeProto.name.isEmpty ? "\(nodeProto.opType)_\(index)" : nodeProto.name
+            let name = uniqueNames[index]
             var named = nodeProto
             named.name = name
             let built = try OperatorRegistry.make(named, opset: opset, mlOpset: mlOpset, decoder: decoder)

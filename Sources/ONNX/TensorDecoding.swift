@@ -29,21 +29,41 @@ struct TensorDecoder {
         var isFloat: Bool { [.float, .double, .float16, .bfloat16].contains(self) }
     }
 
-    func decode(_ proto: Onnx_TensorProto) throws -> Value {
-        let shape = proto.dims.map { Int($0) }
-        let count = shape.reduce(1, *)
+    /// The tensor's shape, element count and byte count, checked: no negative dimension, and the product of
+    /// its non-zero dimensions times the element size fits in `Int` (so dims such as [2^40, 2^40] are an error
+    /// here, before anything is compared or allocated, and every sub-product of the shape fits later).
+    func checkedLayout(_ proto: Onnx_TensorProto) throws -> (type: ElementType, shape: [Int], count: Int, bytes: Int) {
         guard let type = ElementType(rawValue: proto.dataType), type != .string else {
             throw ONNXError("tensor '\(proto.name)' has data type \(proto.dataType), which ModScope does not support (only numeric tensors)")
         }
+        let shape = proto.dims.map { Int($0) }
+        var nonZeroBytes = type.byteWidth
+        var count = 1
+        for dimension in shape {
+            guard dimension >= 0 else {
+                throw ONNXError("tensor '\(proto.name)' has a negative dimension in its shape \(shape); the file is corrupt — re-export the model")
+            }
+            let (product, overflow) = nonZeroBytes.multipliedReportingOverflow(by: Swift.max(dimension, 1))
+            guard !overflow else {
+                throw ONNXError("tensor '\(proto.name)' has shape \(shape), too many elements to address; the file is corrupt — re-export the model")
+            }
+            nonZeroBytes = product
+            count *= dimension
+        }
+        return (type, shape, count, count * type.byteWidth)
+    }
+
+    func decode(_ proto: Onnx_TensorProto) throws -> Value {
+        let (type, shape, count, byteCount) = try checkedLayout(proto)
         var raw: Data?
         if proto.dataLocation == .external {
-            raw = try readExternal(proto)
+            raw = try readExternal(proto, expectedBytes: byteCount)
         } else if proto.hasRawData {
             raw = proto.rawData
         }
         if let raw {
-            guard raw.count == count * type.byteWidth else {
-                throw ONNXError("tensor '\(proto.name)' holds \(raw.count) bytes but its shape \(shape) needs \(count * type.byteWidth); the file may be truncated or corrupt")
+            guard raw.count == byteCount else {
+                throw ONNXError("tensor '\(proto.name)' holds \(raw.count) bytes but its shape \(shape) needs \(byteCount); the file may be truncated or corrupt")
             }
             return try decodeRaw(raw, type: type, shape: shape, name: proto.name)
         }
@@ -104,9 +124,16 @@ struct TensorDecoder {
         }
     }
 
-    func externalBytes(_ proto: Onnx_TensorProto) throws -> Data { try readExternal(proto) }
+    /// The bytes of an external-data initializer (for inlining), checked as `decode` checks them.
+    func externalBytes(_ proto: Onnx_TensorProto) throws -> Data {
+        try readExternal(proto, expectedBytes: checkedLayout(proto).bytes)
+    }
 
-    private func readExternal(_ proto: Onnx_TensorProto) throws -> Data {
+    /// Reads `expectedBytes` bytes of external data. Refused before any read (as onnx.checker does): a
+    /// location that is empty, absolute or has a `..` component, one that resolves (through symbolic links)
+    /// outside the model's folder or to something other than a regular file, an `offset`/`length` that is not
+    /// a non-negative integer, a `length` other than the tensor's size, and a range past the file's end.
+    private func readExternal(_ proto: Onnx_TensorProto, expectedBytes: Int) throws -> Data {
         var fields: [String: String] = [:]
         for entry in proto.externalData { fields[entry.key] = entry.value }
         guard let location = fields["location"] else {
@@ -115,21 +142,31 @@ struct TensorDecoder {
         guard let base = baseDirectory else {
             throw ONNXError("initializer '\(proto.name)' is stored in external file '\(location)', but the model was not loaded from a file")
         }
-        let url = base.appendingPathComponent(location)
-        guard let handle = FileHandle(forReadingAtPath: url.path) else {
-            throw ONNXError(
-                "external data file '\(location)' for initializer '\(proto.name)' was not found in \(base.path); keep the data file next to the .onnx file, or re-export with external_data=False")
+        let file = try ExternalDataLocation.resolve(location, in: base, tensor: proto.name)
+        func number(_ key: String) throws -> Int? {
+            guard let text = fields[key] else { return nil }
+            guard let value = Int(text), value >= 0 else {
+                throw ONNXError("initializer '\(proto.name)' has external-data \(key) '\(text)', which is not a non-negative integer; the model file is corrupt — re-export it")
+            }
+            return value
+        }
+        let offset = try number("offset") ?? 0
+        let length = try number("length") ?? expectedBytes
+        guard length == expectedBytes else {
+            throw ONNXError("initializer '\(proto.name)' records \(length) bytes of external data but its shape needs \(expectedBytes); the model file is corrupt — re-export it")
+        }
+        guard offset <= file.size, length <= file.size - offset else {
+            throw ONNXError("external data file '\(location)' ends before initializer '\(proto.name)' (needs \(length) bytes at offset \(offset), the file has \(file.size)); the file is truncated")
+        }
+        guard let handle = FileHandle(forReadingAtPath: file.path) else {
+            throw ONNXError("cannot open external data file '\(location)' for initializer '\(proto.name)'; check its permissions")
         }
         defer { try? handle.close() }
-        let offset = UInt64(fields["offset"] ?? "0") ?? 0
-        try handle.seek(toOffset: offset)
-        if let lengthText = fields["length"], let length = Int(lengthText) {
-            let data = try handle.read(upToCount: length) ?? Data()
-            guard data.count == length else {
-                throw ONNXError("external data file '\(location)' ends before initializer '\(proto.name)' (needs \(length) bytes at offset \(offset)); the file is truncated")
-            }
-            return data
+        try handle.seek(toOffset: UInt64(offset))
+        let data = try handle.read(upToCount: length) ?? Data()
+        guard data.count == length else {
+            throw ONNXError("external data file '\(location)' ends before initializer '\(proto.name)' (needs \(length) bytes at offset \(offset)); the file is truncated")
         }
-        return try handle.readToEnd() ?? Data()
+        return data
     }
 }

@@ -19,7 +19,14 @@ extension Array where Element == Value? {
         guard index < count, let value = self[index] else { return nil }
         switch value {
         case .int(let tensor): return tensor.storage.map { Int($0) }
-        case .float(let tensor): return tensor.storage.map { Int($0) }
+        case .float(let tensor):
+            // Float values used as integers (shapes, axes, pads) must be integral and in range: Int(x) traps.
+            return try tensor.storage.map { value in
+                guard value.isFinite, value.rounded() == value, abs(value) < 0x1p62 else {
+                    throw GraphError("input \(index) holds \(value), which is not a usable integer")
+                }
+                return Int(value)
+            }
         }
     }
 }

@@ -18,6 +18,7 @@ public struct GemmOperator: Operator {
         let (m, k) = transposeA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])
         let (kb, n) = transposeB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
         guard k == kb else { throw GraphError("Gemm inner dimensions differ: A is \(a.shape), B is \(b.shape)") }
+        _ = try TensorLimits.checkedElementCount([m, n], what: "Gemm output")
         var y: Tensor
         var blasBeta: Float = 0
         if let c = try inputs.optionalFloat(2), beta != 0 {
@@ -128,6 +129,7 @@ public struct MatMulOperator: Operator {
         var out = batch
         if a.count > 1 { out.append(m) }
         if b.count > 1 { out.append(n) }
+        _ = try TensorLimits.checkedElementCount(batch + [m, n], what: "MatMul output")
         return Layout(aShape: pa, bShape: pb, batch: batch, m: m, k: k, n: n, outShape: out)
     }
 
@@ -167,6 +169,9 @@ public struct BinaryOperator: Operator {
             return [.int(try integerForward(a, b))]
         }
         let a = try inputs.float(0), b = try inputs.float(1)
+        if let shape = Broadcasting.shape(a.shape, b.shape) {
+            _ = try TensorLimits.checkedElementCount(shape, what: "broadcast output")
+        }
         guard let y = Tensor.elementwise(a, b, operation) else {
             throw GraphError("shapes \(a.shape) and \(b.shape) do not broadcast")
         }
@@ -177,16 +182,24 @@ public struct BinaryOperator: Operator {
         guard let shape = Broadcasting.shape(a.shape, b.shape) else {
             throw GraphError("shapes \(a.shape) and \(b.shape) do not broadcast")
         }
-        let fa = Tensor(shape: a.shape, storage: a.storage.map { Float($0) }).broadcast(to: shape)
-        let fb = Tensor(shape: b.shape, storage: b.storage.map { Float($0) }).broadcast(to: shape)
-        let values: [Int64] = zip(fa.storage, fb.storage).map { x, y in
-            let (i, j) = (Int64(x), Int64(y))
+        // INT64 tensors here are shape vectors: broadcast their element positions (exact in Float below 2^24),
+        // never the values themselves, which may be any Int64.
+        guard try TensorLimits.checkedElementCount(shape, what: "INT64 broadcast output") < 1 << 24 else {
+            throw GraphError("INT64 arithmetic on \(shape) is too large; integer tensors must be shape vectors")
+        }
+        func broadcastValues(_ t: IntTensor) -> [Int64] {
+            Tensor(shape: t.shape, storage: (0..<t.count).map(Float.init)).broadcast(to: shape).storage.map { t.storage[Int($0)] }
+        }
+        let values: [Int64] = try zip(broadcastValues(a), broadcastValues(b)).map { i, j in
+            let result: (partialValue: Int64, overflow: Bool)
             switch operation {
-            case .add: return i + j
-            case .subtract: return i - j
-            case .multiply: return i * j
-            case .divide: return j == 0 ? 0 : i / j
+            case .add: result = i.addingReportingOverflow(j)
+            case .subtract: result = i.subtractingReportingOverflow(j)
+            case .multiply: result = i.multipliedReportingOverflow(by: j)
+            case .divide: result = j == 0 ? (0, false) : i.dividedReportingOverflow(by: j)
             }
+            guard !result.overflow else { throw GraphError("INT64 \(operation) of \(i) and \(j) overflows") }
+            return result.partialValue
         }
         return IntTensor(shape: shape, storage: values)
     }

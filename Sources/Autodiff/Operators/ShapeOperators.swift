@@ -30,6 +30,9 @@ public struct ReshapeOperator: Operator {
     public init(allowZero: Bool = false) { self.allowZero = allowZero }
 
     static func resolve(_ requested: [Int], input: [Int], allowZero: Bool) throws -> [Int] {
+        guard requested.allSatisfy({ $0 >= -1 }) else {
+            throw GraphError("Reshape target \(requested) has a dimension below −1")
+        }
         var shape = requested
         for (i, d) in requested.enumerated() where d == 0 && !allowZero {
             guard i < input.count else { throw GraphError("Reshape dimension \(i) is 0 but the input has rank \(input.count)") }
@@ -39,13 +42,15 @@ public struct ReshapeOperator: Operator {
         let unknown = shape.indices.filter { shape[$0] == -1 }
         guard unknown.count <= 1 else { throw GraphError("Reshape target \(requested) has more than one −1") }
         if let index = unknown.first {
-            let known = shape.enumerated().filter { $0.offset != index }.reduce(1) { $0 * $1.element }
+            var withoutUnknown = shape
+            withoutUnknown.remove(at: index)
+            let known = try TensorLimits.checkedElementCount(withoutUnknown, what: "Reshape target \(requested)")
             guard known > 0, total % known == 0 else {
                 throw GraphError("cannot reshape \(input) to \(requested)")
             }
             shape[index] = total / known
         }
-        guard shape.reduce(1, *) == total, shape.allSatisfy({ $0 >= 0 }) else {
+        guard try TensorLimits.checkedElementCount(shape, what: "Reshape target \(requested)") == total else {
             throw GraphError(
                 "cannot reshape a tensor of shape \(input) (\(total) elements) to \(requested); if the model was exported with a fixed batch size, re-export it with a dynamic batch dimension")
         }
@@ -196,7 +201,15 @@ public struct CastOperator: Operator {
         }
         switch (x, toFloat) {
         case (.float, true), (.int, false): return [x]
-        case (.float(let t), false): return [.int(IntTensor(shape: t.shape, storage: t.storage.map { Int64($0.rounded(.towardZero)) }))]
+        case (.float(let t), false):
+            // Int64(x) traps for NaN, ±∞ and |x| ≥ 2^63: such values are an error, not a crash.
+            let integers = try t.storage.map { value -> Int64 in
+                guard value.isFinite, abs(value) < 0x1p63 else {
+                    throw GraphError("Cast to an integer type got \(value), which has no integer value")
+                }
+                return Int64(value.rounded(.towardZero))
+            }
+            return [.int(IntTensor(shape: t.shape, storage: integers))]
         case (.int(let t), true): return [.float(Tensor(shape: t.shape, storage: t.storage.map { Float($0) }))]
         }
     }
@@ -318,9 +331,14 @@ public struct PadOperator: Operator {
         let x = try inputs.float(0)
         let p = try resolvedPads(inputs, rank: x.rank)
         let fill = try inputs.optionalFloat(2)?.storage.first ?? value
-        let outShape = (0..<x.rank).map { x.shape[$0] + p[$0] + p[x.rank + $0] }
+        let outShape = try (0..<x.rank).map { axis -> Int in
+            let (grown, overflow1) = x.shape[axis].addingReportingOverflow(p[axis])
+            let (size, overflow2) = grown.addingReportingOverflow(p[x.rank + axis])
+            guard !overflow1, !overflow2 else { throw GraphError("Pad pads \(p) are out of range") }
+            return size
+        }
         guard outShape.allSatisfy({ $0 >= 0 }) else { throw GraphError("Pad crops more than the tensor holds") }
-        var out = [Float](repeating: fill, count: outShape.reduce(1, *))
+        var out = [Float](repeating: fill, count: try TensorLimits.checkedElementCount(outShape, what: "Pad output"))
         PadOperator.forEachPair(inShape: x.shape, outShape: outShape, begin: Array(p[..<x.rank])) { i, o in out[o] = x.storage[i] }
         return [.float(Tensor(shape: outShape, storage: out))]
     }

@@ -34,7 +34,10 @@ public struct SliceOperator: Operator {
                 start = Swift.min(Swift.max(start, 0), dim - 1)
                 end = Swift.min(Swift.max(end, -1), dim - 1)
             }
-            let count = step > 0 ? Swift.max(0, (end - start + step - 1) / step) : Swift.max(0, (start - end - step - 1) / -step)
+            // Clamped start/end lie in [-1, dim]; counting with |step| as UInt avoids overflow for steps such as
+            // INT64_MIN or INT64_MAX.
+            let span = step > 0 ? end - start : start - end
+            let count = span > 0 ? Int((UInt(span) - 1) / step.magnitude) + 1 : 0
             result[axis] = (start, step, count)
         }
         return result
@@ -95,9 +98,10 @@ public struct ConstantOfShapeOperator: NonDifferentiableOperator {
         guard let shape = try inputs.integers(0), shape.allSatisfy({ $0 >= 0 }) else {
             throw GraphError("ConstantOfShape needs a non-negative INT64 shape")
         }
+        let count = try TensorLimits.checkedElementCount(shape, what: "ConstantOfShape output")
         switch value {
         case .float(let t): return [.float(Tensor(repeating: t.storage.first ?? 0, shape: shape))]
-        case .int(let t): return [.int(IntTensor(shape: shape, storage: [Int64](repeating: t.storage.first ?? 0, count: shape.reduce(1, *))))]
+        case .int(let t): return [.int(IntTensor(shape: shape, storage: [Int64](repeating: t.storage.first ?? 0, count: count)))]
         }
     }
 }

@@ -60,13 +60,19 @@ public struct ConvOperator: Operator {
         guard input.shape[1] == weight.shape[1] * groups, weight.shape[0] % groups == 0 else {
             throw GraphError("Conv channels do not match: input \(input.shape), weight \(weight.shape), group \(groups)")
         }
+        guard weight.shape.allSatisfy({ $0 > 0 }) else {
+            throw GraphError("Conv weight of shape \(weight.shape) has an empty dimension (kernel 0)")
+        }
         let kernel = (weight.shape[2], weight.shape[3])
         let conv = Convolution2D(
             kernel: kernel, strides: attributes.strides, dilations: attributes.dilations,
             pads: attributes.resolvedPads(height: input.shape[2], width: input.shape[3], kernel: kernel), groups: groups)
-        guard conv.outputSize(height: input.shape[2], width: input.shape[3]) != nil else {
+        guard let size = conv.outputSize(height: input.shape[2], width: input.shape[3]) else {
             throw GraphError("Conv kernel \(kernel) does not fit the input \(input.shape)")
         }
+        _ = try TensorLimits.checkedElementCount([input.shape[0], weight.shape[0], size.height, size.width], what: "Conv output")
+        _ = try TensorLimits.checkedElementCount(
+            [weight.shape[1], kernel.0, kernel.1, input.shape[0], size.height, size.width], what: "Conv im2col buffer")
         return conv
     }
 
@@ -107,9 +113,12 @@ public struct PoolOperator: Operator {
     public func pooling(for input: Tensor) throws -> Pooling2D {
         guard input.rank == 4 else { throw GraphError("only 2-D pooling over NCHW is supported, got \(input.shape)") }
         guard let kernel = attributes.kernel else { throw GraphError("pooling needs kernel_shape") }
-        return Pooling2D(
+        let pool = Pooling2D(
             kernel: kernel, strides: attributes.strides, dilations: attributes.dilations,
             pads: attributes.resolvedPads(height: input.shape[2], width: input.shape[3], kernel: kernel), ceilMode: ceilMode)
+        let size = pool.outputSize(height: input.shape[2], width: input.shape[3])
+        _ = try TensorLimits.checkedElementCount([input.shape[0], input.shape[1], size.height, size.width], what: "pooling output")
+        return pool
     }
 
     public func forward(_ inputs: [Value?]) throws -> [Value] {
