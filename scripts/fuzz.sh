@@ -17,6 +17,7 @@ OUT=.build-fuzz
 TARGETS_ALL=(npy npz csv wire onnx)
 # Per-input limits: 2 s (a slow input is a finding: `timeout-*`), 3 GiB of RSS, inputs up to 64 KiB.
 FUZZ_FLAGS=(-timeout=2 -rss_limit_mb=3072 -max_len=65536 -print_final_stats=1)
+# shellcheck disable=SC2054 # the comma belongs to swiftc's -sanitize= value
 SANITIZE=(-sanitize=fuzzer,address -parse-as-library -Onone -g)
 
 debug_build() {

@@ -220,7 +220,10 @@ public struct AttributionComputer: Sendable {
     }
 
     /// The shortcuts the path methods take here (`LayerAttributor.evaluationNote`).
-    public var evaluationNote: String? { blocked.attributor.evaluationNote }
+    public var evaluationNote: String? {
+        let notes = blocked.compactMap { $0.attributor.evaluationNote }
+        return notes.isEmpty ? nil : notes.joined(separator: "; ")
+    }
 
     /// Rows `range` (starting at a multiple of the block size) from their samples.
     public func rows(_ range: Range<Int>, samples: [Float], progress: (@Sendable (Int) -> Void)? = nil) throws -> BlockedAttribution.Output {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import BatchRuntime
 import ModScope
 
 struct PlanCommand: ParsableCommand {
