@@ -32,7 +32,7 @@ import Testing
 
     @Test func unknownLayerSuggestsCloseNames() throws {
         let (result, out) = try attribute(["--layer", "relu_2"])
-        expectRejected(result, out, containing: ["--layer 'relu_2' is not a tensor or node of the model; did you mean", "'relu_1'"])
+        expectRejected(result, out, containing: ["--layer 'relu_2' is not a tensor, node or module path of the model; nearest:", "'relu_1'", "modscope inspect"])
     }
 
     @Test func layerNotOnTheOutputsPath() throws {
