@@ -92,6 +92,6 @@ let package = Package(
                 "ModScope", "ONNX", "ArrayFiles", "Biclustering", "Attribution", "BatchRuntime", "CZlib",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]),
-        .testTarget(name: "ModScopeCLITests", dependencies: ["ModScope", "ArrayFiles", "BatchRuntime"]),
+        .testTarget(name: "ModScopeCLITests", dependencies: ["ModScope", "ArrayFiles", "BatchRuntime"], exclude: ["Fixtures"]),
     ]
 )
