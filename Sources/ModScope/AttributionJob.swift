@@ -219,9 +219,13 @@ public struct AttributionComputer: Sendable {
         }
     }
 
-    /// The shortcuts the path methods take here (`LayerAttributor.evaluationNote`).
+    /// The shortcuts the path methods take here (`LayerAttributor.evaluationNote`), each stated once even when
+    /// several layers share it (two layers behind the same affine prefix).
     public var evaluationNote: String? {
+        var seen = Set<String>()
         let notes = blocked.compactMap { $0.attributor.evaluationNote }
+            .flatMap { $0.components(separatedBy: "; ") }
+            .filter { seen.insert($0).inserted }
         return notes.isEmpty ? nil : notes.joined(separator: "; ")
     }
 
