@@ -55,4 +55,14 @@ import Testing
         #expect(result.standardError.contains("'layer3"), "suggests the nearest modules: \(result.standardError)")
         #expect(!FileManager.default.fileExists(atPath: out))
     }
+
+    /// BasicBlock calls its one `relu` module twice, so `layer1.0.relu` has two output tensors: naming it is
+    /// ambiguous, and the error lists both tensors so the user can pick one.
+    @Test(arguments: exports) func aModuleCalledTwiceIsRefusedListingItsOutputs(export: Export) throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("modscope-modpath-\(getpid())-\(UUID().uuidString).npy").path
+        let result = try attribute(export, layer: "layer1.0.relu", out: out)
+        #expect(result.status == 2, "\(result.standardError)")
+        #expect(result.standardError.contains("2 output tensors"), "\(result.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
 }
