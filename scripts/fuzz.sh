@@ -4,6 +4,8 @@
 #
 #   scripts/fuzz.sh build                 compile every target into .build-fuzz/
 #   scripts/fuzz.sh run [SECONDS] [T...]  build, then fuzz each target (or the named ones) for SECONDS (45)
+#   scripts/fuzz.sh run runs:N [T...]     the same for N inputs each from a fixed seed (what .ci/run does: the
+#                                         same inputs on every run, so a red CI is reproducible here)
 #
 # Each target is compiled from the module's own sources (instrumented) plus its entry in Fuzz/Targets;
 # SwiftProtobuf (onnx) and swift-log (wire) are linked uninstrumented from the SwiftPM debug build, which
@@ -19,6 +21,10 @@ TARGETS_ALL=(npy npz csv wire onnx)
 FUZZ_FLAGS=(-timeout=2 -rss_limit_mb=3072 -max_len=65536 -print_final_stats=1)
 # shellcheck disable=SC2054 # the comma belongs to swiftc's -sanitize= value
 SANITIZE=(-sanitize=fuzzer,address -parse-as-library -Onone -g)
+# Library modules compiled to one object (-wmo -emit-module): full -g makes the Linux driver add a module-wrap job
+# writing the same .o ("multiple producers"), so they carry line tables only.
+# shellcheck disable=SC2054
+SANITIZE_LIBRARY=(-sanitize=fuzzer,address -parse-as-library -Onone -gline-tables-only)
 
 debug_build() {
     [ -d .build/debug/Modules ] || swift build --product modscope >/dev/null
@@ -38,7 +44,10 @@ build_target() {
         debug_build
         clang -c -O1 -msse4.2 -msha -I Sources/CChecksumKernels/include Sources/CChecksumKernels/ChecksumKernels.c \
             -o "$dir/ChecksumKernels.o"
-        "$SWIFTC" "${SANITIZE[@]}" -emit-module -emit-module-path "$dir/ArrayFiles.swiftmodule" -module-name ArrayFiles \
+        # SwiftPM synthesises this C target's module map; outside SwiftPM we write it.
+        printf 'module CChecksumKernels {\n    header "%s"\n    export *\n}\n' \
+            "$PWD/Sources/CChecksumKernels/include/CChecksumKernels.h" >"$dir/module.modulemap"
+        "$SWIFTC" "${SANITIZE_LIBRARY[@]}" -emit-module -emit-module-path "$dir/ArrayFiles.swiftmodule" -module-name ArrayFiles \
             -I Sources/CZlib -c -wmo Sources/ArrayFiles/*.swift -o "$dir/ArrayFiles.o"
         "$SWIFTC" "${SANITIZE[@]}" -module-name BatchRuntime -I "$dir" -I "$BIN/Modules" \
             -I Sources/CChecksumKernels/include -I Sources/CZlib \
@@ -46,24 +55,26 @@ build_target() {
             "$BIN"/Logging.build/*.o -lz -o "$dir/fuzz-wire" ;;
     onnx)
         debug_build
-        "$SWIFTC" "${SANITIZE[@]}" -emit-module -emit-module-path "$dir/TensorCore.swiftmodule" -module-name TensorCore \
+        "$SWIFTC" "${SANITIZE_LIBRARY[@]}" -emit-module -emit-module-path "$dir/TensorCore.swiftmodule" -module-name TensorCore \
             -I Sources/COpenBLAS -c -wmo Sources/TensorCore/*.swift -o "$dir/TensorCore.o"
-        "$SWIFTC" "${SANITIZE[@]}" -emit-module -emit-module-path "$dir/Autodiff.swiftmodule" -module-name Autodiff \
+        "$SWIFTC" "${SANITIZE_LIBRARY[@]}" -emit-module -emit-module-path "$dir/Autodiff.swiftmodule" -module-name Autodiff \
             -I "$dir" -I Sources/COpenBLAS -c -wmo Sources/Autodiff/*.swift Sources/Autodiff/Operators/*.swift -o "$dir/Autodiff.o"
         "$SWIFTC" "${SANITIZE[@]}" -module-name ONNX -I "$dir" -I "$BIN/Modules" -I Sources/COpenBLAS \
-            Sources/ONNX/*.swift Fuzz/Targets/FuzzSupport.swift "$entry" "$dir/TensorCore.o" "$dir/Autodiff.o" \
+            Sources/ONNX/*.swift Sources/ONNX/Registry/*.swift Fuzz/Targets/FuzzSupport.swift "$entry" "$dir/TensorCore.o" "$dir/Autodiff.o" \
             "$BIN"/SwiftProtobuf.build/*.o -lopenblas -llapacke -o "$dir/fuzz-onnx" ;;
     *) echo "unknown fuzz target '$target' (targets: ${TARGETS_ALL[*]})" >&2; exit 2 ;;
     esac
 }
 
 run_target() {
-    local target=$1 seconds=$2 corpus="$OUT/corpus/$1"
+    local target=$1 seconds=$2 corpus="$OUT/corpus/$1" limit
+    # A number of seconds runs for that long; `runs:N` runs N inputs from seed 1 (CI: the same inputs every time).
+    if [[ $seconds == runs:* ]]; then limit=(-seed=1 -runs="${seconds#runs:}" -timeout=10); else limit=(-max_total_time="$seconds"); fi
     mkdir -p "$corpus"
-    echo "== fuzz $target for ${seconds}s"
+    echo "== fuzz $target (${seconds})"
     # SWIFT_BACKTRACE off: libFuzzer reports the crash itself, and the backtracer would take seconds per crash.
     SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 "$OUT/$target/fuzz-$target" "${FUZZ_FLAGS[@]}" \
-        -max_total_time="$seconds" -artifact_prefix="$OUT/crash-$target-" "$corpus" "Fuzz/Corpus/$target" \
+        "${limit[@]}" -artifact_prefix="$OUT/crash-$target-" "$corpus" "Fuzz/Corpus/$target" \
         2>&1 | tee "$OUT/$target.log" | grep -E "^#[0-9]+ +DONE|ERROR|SUMMARY|stat::number_of_executed_units|Test unit written" || true
     # libFuzzer exits non-zero on a finding; the pipeline hides that, so look for the artifact it writes.
     if grep -q "Test unit written to" "$OUT/$target.log"; then

@@ -145,8 +145,10 @@ public enum WireCodec {
             return .modelData(offset: offset, total: total, bytes: body)
         case .assign:
             let firstRow = try f.u64(), rowCount = try f.u32(), elements = try f.u32()
-            guard rowCount >= 1, firstRow < UInt64(Int32.max),
-                UInt64(rowCount) * UInt64(elements) * 4 == UInt64(body.count)
+            // rowCount × elements × 4 can reach 2^66: computed with overflow checks, a peer's frame must never trap.
+            let (floats, overflow) = UInt64(rowCount).multipliedReportingOverflow(by: UInt64(elements))
+            guard rowCount >= 1, firstRow < UInt64(Int32.max), !overflow, floats <= UInt64(body.count) / 4,
+                floats * 4 == UInt64(body.count)
             else { throw RuntimeError("ASSIGN samples (\(body.count) bytes) do not match \(rowCount)×\(elements) floats") }
             return .assign(firstRow: firstRow, rowCount: rowCount, elementsPerRow: elements, samples: body)
         case .heartbeat:

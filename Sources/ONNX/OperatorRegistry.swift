@@ -95,6 +95,12 @@ enum OperatorRegistry {
             let ranges = candidates.map { "\($0.opsets.lowerBound)–\($0.opsets.upperBound)" }.joined(separator: ", ")
             return failure("is supported only at opsets \(ranges)", "re-export the model with an opset_version in that range")
         }
+        if let required = InputArity.required(op, opset: version),
+            node.input.count < required || node.input.prefix(required).contains(where: \.isEmpty)
+        {
+            throw ONNXError(
+                "node '\(node.name)' (\(op), opset \(version)) has inputs \(node.input.map { "'\($0)'" }) but the ONNX schema requires \(required) named inputs; the model file is malformed: re-export it")
+        }
         let context = OperatorBuildContext(node: node, attributes: NodeAttributes(node), opset: version, decoder: decoder)
         do {
             return .success((try entry.build(context), entry.traits))

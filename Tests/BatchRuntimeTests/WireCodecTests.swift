@@ -153,3 +153,49 @@ struct SplitMix: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+extension WireCodecTests {
+    /// The wire fuzz target's seed corpus (Fuzz/Corpus/wire, committed) holds one valid message of each type in
+    /// the fuzzer's input layout: the 48-byte header, one byte giving the fields' length, the fields, the body.
+    /// The seeds must stay what the codec encodes today, or the fuzzer starts from frames it rejects at once;
+    /// `MODSCOPE_WRITE_FUZZ_SEEDS=1 swift test --filter wireFuzzSeeds` rewrites them after a protocol change.
+    @Test func wireFuzzSeedsAreOneEncodedMessageOfEachType() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Fuzz/Corpus/wire").standardizedFileURL
+        let rewrite = ProcessInfo.processInfo.environment["MODSCOPE_WRITE_FUZZ_SEEDS"] == "1"
+        if rewrite { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+        for body in Self.samples {
+            var header = Self.header
+            header.type = Self.type(of: body)
+            let frames = WireCodec.encode(WireMessage(header: header, body: body))
+            #expect(frames[1].count < 64, "the fuzzer reads the fields' length as one byte mod 64")
+            let seed = Data(frames[0] + [UInt8(frames[1].count)] + frames[1] + frames[2])
+            let file = folder.appendingPathComponent("\(header.type).seed")
+            if rewrite { try seed.write(to: file) }
+            #expect(try Data(contentsOf: file) == seed, "\(file.path) is stale: rewrite the seeds (see this test's doc)")
+        }
+    }
+}
+
+extension WireCodecTests {
+    /// Frames with the header's payload length and CRC-32C recomputed (as a peer that means harm would send them).
+    static func resealed(_ frames: [[UInt8]]) -> [[UInt8]] {
+        var header = frames[0]
+        let length = UInt32(frames[1].count + frames[2].count)
+        withUnsafeBytes(of: length.littleEndian) { header.replaceSubrange(40..<44, with: $0) }
+        let prefix = CRC32C.checksum(frames[1], continuing: CRC32C.checksum(Array(header[0..<44])))
+        let crc = CRC32C.combine(prefix, CRC32C.checksum(frames[2]), lengthB: frames[2].count)
+        withUnsafeBytes(of: crc.littleEndian) { header.replaceSubrange(44..<48, with: $0) }
+        return [header, frames[1], frames[2]]
+    }
+
+    /// Found by the wire fuzzer: an ASSIGN whose row count × elements per row × 4 overflows 64 bits trapped in
+    /// the size check. It must be rejected as inconsistent instead.
+    @Test func anAssignWhoseSizeOverflowsIsRejectedNotTrapped() throws {
+        var header = Self.header
+        header.type = .assign
+        var frames = WireCodec.encode(WireMessage(header: header, body: .assign(firstRow: 0, rowCount: 1, elementsPerRow: 1, samples: [0, 0, 0, 0])))
+        frames[1].replaceSubrange(8..<16, with: [UInt8](repeating: 0xFF, count: 8))  // rowCount = elements = 2^32 − 1
+        #expect(throws: RuntimeError.self) { try WireCodec.decode(Self.resealed(frames)) }
+    }
+}

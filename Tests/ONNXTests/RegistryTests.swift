@@ -42,12 +42,14 @@ import TensorCore
         }
     }
 
-    static func node(_ opType: String, domain: String = "", attributes: [Onnx_AttributeProto] = []) -> Onnx_NodeProto {
+    static func node(
+        _ opType: String, domain: String = "", inputs: [String] = ["x"], attributes: [Onnx_AttributeProto] = []
+    ) -> Onnx_NodeProto {
         var node = Onnx_NodeProto()
         node.name = "n0"
         node.opType = opType
         node.domain = domain
-        node.input = ["x"]
+        node.input = inputs
         node.output = ["y"]
         node.attribute = attributes
         return node
@@ -73,7 +75,28 @@ import TensorCore
         mode.name = "mode"
         mode.type = .string
         mode.s = Data("reflect".utf8)
-        let text = try #require(try Self.failureMessage(Self.node("Pad", attributes: [mode]), opset: 17))
+        let text = try #require(try Self.failureMessage(Self.node("Pad", inputs: ["x", "pads"], attributes: [mode]), opset: 17))
         #expect(text == "operator Pad (opset 17) in node 'n0' (mode 'reflect'; only constant padding) is not supported; re-export the model without it, or pick an --output tensor that does not depend on it")
+    }
+
+    /// Found by the ONNX fuzzer: a ScatterND node with no inputs trapped (index out of range) in its forward
+    /// pass. Every registered op's required inputs come from the ONNX schemas (InputArity), checked at load.
+    @Test func aNodeMissingRequiredInputsIsRefusedAtLoad() throws {
+        for (op, inputs) in [("ScatterND", []), ("ScatterND", ["x", "i"]), ("Gemm", ["a"]), ("Slice", ["x"]), ("Conv", ["x", ""])] {
+            #expect(throws: ONNXError.self, "\(op) with inputs \(inputs)") {
+                _ = try Self.failureMessage(Self.node(op, inputs: inputs), opset: 17)
+            }
+        }
+        let error = try #require(throws: ONNXError.self) { try Self.failureMessage(Self.node("Where", inputs: ["c", "x"]), opset: 17) }
+        #expect(error.message.contains("node 'n0' (Where, opset 17)") && error.message.contains("requires 3 named inputs"))
+        #expect(try Self.failureMessage(Self.node("Slice", inputs: ["x"]), opset: 9) == nil, "opset 9's Slice takes attributes")
+        #expect(InputArity.required("Constant", opset: 17) == 0)
+    }
+
+    /// Every registry entry has a schema arity, so no op escapes the check.
+    @Test func everyRegisteredOpHasItsRequiredInputCount() {
+        for entry in OperatorRegistry.entries {
+            #expect(InputArity.requiredInputs[entry.qualifiedName] != nil, "\(entry.qualifiedName): rerun scripts/make_input_arity.py")
+        }
     }
 }

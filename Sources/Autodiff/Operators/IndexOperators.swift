@@ -5,21 +5,10 @@ import TensorCore
 /// Each resolves its inputs to an `ElementMap` (`output[i] = data[sources[i]]`); the forward pass gathers (any
 /// element type), the VJP scatter-adds g back onto the data (index inputs get no gradient).
 
-/// Upper bound on the elements an index/shape operator may create (2³⁰ elements = 4 GiB of float32): a shape
-/// read from a file that asks for more is a malformed model, refused with an error instead of exhausting memory.
-let maximumGeneratedElements = 1 << 30
-
-/// Refuses a shape with a negative dimension or more than `maximumGeneratedElements` elements.
+/// Refuses a shape an index/shape operator would create when it has a negative dimension or more elements
+/// than `TensorLimits` allows (the per-tensor cap and the memory budget): a malformed model, not an allocation.
 func checkedShape(_ shape: [Int], _ what: String) throws -> [Int] {
-    guard shape.allSatisfy({ $0 >= 0 }) else { throw GraphError("\(what) shape \(shape) has a negative dimension") }
-    var total = 1
-    for d in shape {
-        let (product, overflow) = total.multipliedReportingOverflow(by: d)
-        guard !overflow, product <= maximumGeneratedElements else {
-            throw GraphError("\(what) shape \(shape) has more than \(maximumGeneratedElements) elements; the model is malformed")
-        }
-        total = product
-    }
+    _ = try TensorLimits.checkedElementCount(shape, what: "\(what) output")
     return shape
 }
 

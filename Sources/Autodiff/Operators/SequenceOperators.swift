@@ -114,9 +114,10 @@ public struct RangeOperator: NonDifferentiableOperator {
             throw GraphError("Range needs finite start, limit and a non-zero delta, got \(first), \(end), \(step)")
         }
         let count = Swift.max(0, ((end - first) / step).rounded(.up))
-        guard count <= Double(maximumGeneratedElements) else {
-            throw GraphError("Range of \(count) elements exceeds \(maximumGeneratedElements); the model is malformed")
+        guard count <= Double(TensorLimits.maximumElementCount) else {
+            throw GraphError("Range of \(count) elements exceeds the limit of \(TensorLimits.maximumElementCount) per tensor; the model is malformed")
         }
+        _ = try TensorLimits.checkedElementCount([Int(count)], what: "Range output")
         // Float32 accumulation as onnxruntime: x_i = start + i·delta in the input's precision.
         let (s, d) = (Float(first), Float(step))
         return [.float(Tensor(shape: [Int(count)], storage: (0..<Int(count)).map { s + Float($0) * d }))]

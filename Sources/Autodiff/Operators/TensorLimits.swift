@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Size checks for tensors whose shape comes from the model (ConstantOfShape, Pad, Reshape targets, Conv and
 /// pooling outputs, Gemm/MatMul products, broadcasts): the shape is checked before anything is allocated, so
@@ -13,6 +14,18 @@ public enum TensorLimits {
     public static let maximumElementCount = 1 << 31
     /// Bytes per element used for the memory estimate (float32; INT64 tensors are small shape vectors).
     static let estimatedBytesPerElement = 4
+    /// A process-wide cap on one tensor's bytes below the machine's memory (nil = physical memory): set by a
+    /// memory-limited caller such as the fuzz targets, whose per-input time budget a legitimate 2^31-element
+    /// tensor would exceed.
+    private static let byteBudget = Mutex<UInt64?>(nil)
+
+    /// The bytes one tensor may take: the cap set with `limitTensorBytes(to:)`, else the machine's memory.
+    public static var tensorByteBudget: UInt64 {
+        byteBudget.withLock { $0 } ?? ProcessInfo.processInfo.physicalMemory
+    }
+
+    /// Caps every later tensor at `bytes` (nil restores the machine's memory as the cap).
+    public static func limitTensorBytes(to bytes: UInt64?) { byteBudget.withLock { $0 = bytes } }
 
     /// The element count of `shape` after the checks above, and against the machine's physical memory.
     /// - Parameter what: names the tensor in the error (`"ConstantOfShape output"`).
@@ -33,10 +46,10 @@ public enum TensorLimits {
             throw GraphError(
                 "\(what) would have shape \(shape) = \(count) elements, more than the limit of \(maximumElementCount) per tensor")
         }
-        let memory = ProcessInfo.processInfo.physicalMemory
+        let memory = tensorByteBudget
         guard UInt64(count) * UInt64(estimatedBytesPerElement) <= memory else {
             throw GraphError(
-                "\(what) would have shape \(shape) = \(count * estimatedBytesPerElement) bytes, more than this machine's \(memory) bytes of memory")
+                "\(what) would have shape \(shape) = \(count * estimatedBytesPerElement) bytes, more than the \(memory) bytes one tensor may take on this machine")
         }
         return count
     }
