@@ -71,13 +71,20 @@ let package = Package(
             dependencies: ["ModScope", "ONNX", "Attribution", "Biclustering", "BatchRuntime", "ZeroMQTransport", "ArrayFiles", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
 
+        // Helpers shared by the test targets (hostile model builder); not part of any product.
+        .target(
+            name: "TestSupport", dependencies: ["ONNX", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            path: "Tests/TestSupport"),
         // One test target per module; fixtures live in Tests/<Target>Tests/Fixtures and are found via #filePath.
         .testTarget(name: "ArrayFilesTests", dependencies: ["ArrayFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "TensorCore"]),
         .testTarget(
             name: "ONNXTests",
-            dependencies: ["ONNX", "Autodiff", "TensorCore", "ArrayFiles", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: [
+                "ONNX", "Autodiff", "TensorCore", "ArrayFiles", "TestSupport",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "AttributionTests", dependencies: ["Attribution", "ONNX", "Autodiff", "TensorCore", "ArrayFiles"],
@@ -92,6 +99,7 @@ let package = Package(
                 "ModScope", "ONNX", "ArrayFiles", "Biclustering", "Attribution", "BatchRuntime", "CZlib",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]),
-        .testTarget(name: "ModScopeCLITests", dependencies: ["ModScope", "ArrayFiles", "BatchRuntime"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "ModScopeCLITests", dependencies: ["ModScope", "ArrayFiles", "BatchRuntime", "TestSupport"], exclude: ["Fixtures"]),
     ]
 )

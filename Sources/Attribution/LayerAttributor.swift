@@ -12,6 +12,10 @@ public struct AttributionConfiguration: Sendable, Codable, Equatable {
     /// DeepLIFT's threshold below which |Δin| counts as zero (Captum: 1e-10).
     public var deepLiftEpsilon: Float
 
+    /// Accepted integration steps: the quadrature error reaches float32 rounding long before 100 000, and the
+    /// path points of one block (steps × 64 samples × layer width) must stay allocatable.
+    public static let stepRange = 1...100_000
+
     public init(
         method: AttributionMethod, steps: Int = 50, quadrature: Quadrature = .gaussLegendre,
         granularity: Granularity? = nil, deepLiftEpsilon: Float = 1e-10
@@ -63,8 +67,11 @@ public struct LayerAttributor: Sendable {
         graph: Graph, input: String, layer: String, output: String, sampleShape: [Int],
         configuration: AttributionConfiguration, telescoping: Bool = true
     ) throws {
-        guard configuration.steps >= 1 || ![.conductance, .integratedGradients].contains(configuration.method) else {
-            throw AttributionError("--steps must be at least 1 (got \(configuration.steps))")
+        guard AttributionConfiguration.stepRange.contains(configuration.steps)
+            || ![.conductance, .integratedGradients].contains(configuration.method)
+        else {
+            let range = AttributionConfiguration.stepRange
+            throw AttributionError("--steps must be within \(range.lowerBound)...\(range.upperBound) (got \(configuration.steps))")
         }
         guard layer != input else {
             throw AttributionError("--layer '\(layer)' is the model input; choose a hidden layer (see `modscope inspect`)")

@@ -19,7 +19,7 @@ struct EvaluateCommand: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard workers >= 0 else { throw ValidationError("--workers must be 0 or more (got \(workers)).") }
+        try FlagLimits.check("--workers", workers, in: FlagLimits.localWorkers)
     }
 
     func run() throws {

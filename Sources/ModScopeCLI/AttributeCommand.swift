@@ -34,6 +34,11 @@ struct AttributeCommand: ParsableCommand {
     @Flag(help: ArgumentHelp("Print the seconds spent computing (excluding start-up and model loading) on stderr.", visibility: .hidden))
     var timing = false
 
+    func validate() throws {
+        if let batchSize { try FlagLimits.check("--batch-size", batchSize, in: FlagLimits.rows) }
+        try FlagLimits.check("--threads", threads, in: FlagLimits.threads)
+    }
+
     func run() throws {
         try reportingErrors {
             var runner = AttributeCommandRunner(

@@ -42,7 +42,7 @@ struct AttributionOptions: ParsableArguments {
     var granularity: Granularity?
 
     func validate() throws {
-        guard steps >= 1 else { throw ValidationError("--steps must be at least 1 (got \(steps)).") }
+        try FlagLimits.check("--steps", steps, in: FlagLimits.steps)
     }
 
     /// Whether any of the required job flags was given.

@@ -29,7 +29,7 @@ struct BenchCommand: ParsableCommand {
 
         func run() throws {
             try reportingErrors {
-                guard (1...64).contains(threads) else { throw ValidationError("--threads must be 1–64 (got \(threads))") }
+                try FlagLimits.check("--threads", threads, in: FlagLimits.threads)
                 let selected: EngineBenchmark.Network
                 let title: String
                 switch network {

@@ -28,10 +28,8 @@ struct PlanCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard (1...100_000).contains(calibrationSamples) else {
-            throw ValidationError("--calibration-samples must be within 1...100000 (got \(calibrationSamples)).")
-        }
-        if let deadline, !(deadline > 0 && deadline.isFinite) { throw ValidationError("--deadline must be a positive number of seconds.") }
+        try FlagLimits.check("--calibration-samples", calibrationSamples, in: FlagLimits.calibrationSamples)
+        if let deadline { try FlagLimits.check("--deadline", deadline) }
     }
 
     func run() throws {

@@ -48,14 +48,23 @@ struct RuntimeOptions: ParsableArguments {
     var quiet = false
 
     func validate() throws {
-        guard shardSize >= 1 else { throw ValidationError("--shard-size must be at least 1 row (got \(shardSize)).") }
-        if let workers, workers < 0 { throw ValidationError("--workers must be 0 or more (got \(workers)).") }
-        guard leaseTimeout > heartbeat, heartbeat > 0 else {
+        try FlagLimits.check("--shard-size", shardSize, in: FlagLimits.rows)
+        if let workers { try FlagLimits.check("--workers", workers, in: FlagLimits.localWorkers) }
+        try FlagLimits.check("--lease-timeout", leaseTimeout)
+        try FlagLimits.check("--heartbeat", heartbeat)
+        try FlagLimits.check("--stall-timeout", stallTimeout)
+        guard leaseTimeout > heartbeat else {
             throw ValidationError("--lease-timeout (\(leaseTimeout) s) must exceed --heartbeat (\(heartbeat) s).")
         }
-        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1.") }
-        guard (1...64).contains(workerCredit) else { throw ValidationError("--worker-credit must be within 1...64 (got \(workerCredit)).") }
-        guard workerThreads >= 1 else { throw ValidationError("--worker-threads must be at least 1.") }
+        if insecure && keys != nil {
+            throw ValidationError("--insecure turns CURVE off but --keys turns it on; give one or the other.")
+        }
+        if let bind, bind.hasPrefix("tcp://"), bind.hasSuffix(":0") || bind.hasSuffix(":*") {
+            throw ValidationError("--bind \(bind) asks for a random port, which workers cannot know; give a port number, e.g. tcp://*:5555.")
+        }
+        try FlagLimits.check("--max-attempts", maxAttempts, in: FlagLimits.attempts)
+        try FlagLimits.check("--worker-credit", workerCredit, in: FlagLimits.credit)
+        try FlagLimits.check("--worker-threads", workerThreads, in: FlagLimits.threads)
     }
 
     var config: CoordinatorConfig {
@@ -110,19 +119,8 @@ struct SyntheticOptions: ParsableArguments {
     }
 }
 
-/// Runs a command body, mapping errors to DESIGN.md exit codes with one sentence on stderr.
+/// Runs a command body that returns an exit code; errors are mapped as every command's are (`reportingErrors`).
 func runtimeMain(_ body: () throws -> Int32) throws {
-    let code: Int32
-    do {
-        code = try body()
-    } catch let error as ValidationError {
-        throw error
-    } catch let error as RuntimeUsageError {
-        FileHandle.standardError.write(Data("modscope: \(error.message)\n".utf8))
-        code = RuntimeExitCode.usage
-    } catch {
-        FileHandle.standardError.write(Data("modscope: \(error)\n".utf8))
-        code = RuntimeExitCode.failure
-    }
+    let code = try reportingErrors(body)
     if code != 0 { throw ExitCode(code) }
 }

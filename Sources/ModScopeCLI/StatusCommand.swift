@@ -48,7 +48,7 @@ struct KeysCommand: ParsableCommand {
         var kubernetes = false
 
         func validate() throws {
-            guard workers >= 1 else { throw ValidationError("--workers must be at least 1 (got \(workers)).") }
+            try FlagLimits.check("--workers", workers, in: FlagLimits.keyPairs)
         }
 
         func run() throws {

@@ -18,6 +18,12 @@ struct ClientSecurityOptions: ParsableArguments {
     @Flag(name: .long, help: "Plaintext on tcp:// (the coordinator must also use --insecure).")
     var insecure = false
 
+    func validate() throws {
+        if insecure && (keys != nil || serverKey != nil) {
+            throw ValidationError("--insecure turns CURVE off but --keys/--server-key turn it on; give one or the other.")
+        }
+    }
+
     func curve(endpoint: String) throws -> (serverKey: String, keys: CurveKeyPair)? {
         guard let keys else {
             if serverKey != nil { throw RuntimeUsageError("--server-key needs this worker's key pair too: pass --keys DIR") }
@@ -61,8 +67,9 @@ struct WorkerCommand: ParsableCommand {
     var parentPid: Int32?
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1 (got \(threads)).") }
-        guard (1...64).contains(credit) else { throw ValidationError("--credit must be within 1...64 (got \(credit)).") }
+        try FlagLimits.check("--threads", threads, in: FlagLimits.threads)
+        try FlagLimits.check("--credit", credit, in: FlagLimits.credit)
+        if let giveUpAfter { try FlagLimits.check("--give-up-after", giveUpAfter) }
     }
 
     func run() throws {

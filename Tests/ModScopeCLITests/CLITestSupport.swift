@@ -22,23 +22,33 @@ enum ModScopeBinary {
         return productsFolder.appendingPathComponent("modscope")
     }
 
+    /// Runs `modscope` with `arguments`; output goes to files (no pipe can fill and block it). A process still
+    /// running after `timeout` seconds is killed and reported as exit status -1 with "timed out" on stderr, so a
+    /// hang fails its test instead of stalling the suite.
     static func run(_ arguments: [String], timeout: TimeInterval = 120) throws -> CommandResult {
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
+        let stem = FileManager.default.temporaryDirectory.appendingPathComponent("modscope-run-\(getpid())-\(UUID().uuidString)")
+        let outURL = stem.appendingPathExtension("out"), errURL = stem.appendingPathExtension("err")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(at: outURL)
+            try? FileManager.default.removeItem(at: errURL)
+        }
+        process.standardOutput = try FileHandle(forWritingTo: outURL)
+        process.standardError = try FileHandle(forWritingTo: errURL)
         try process.run()
         let deadline = Date().addingTimeInterval(timeout)
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { process.terminate() }
+        while process.isRunning && Date() < deadline { usleep(5_000) }
+        let timedOut = process.isRunning
+        if timedOut { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
+        let errText = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
         return CommandResult(
-            status: process.terminationStatus,
-            standardOutput: String(decoding: outData, as: UTF8.self),
-            standardError: String(decoding: errData, as: UTF8.self))
+            status: timedOut ? -1 : process.terminationStatus,
+            standardOutput: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+            standardError: timedOut ? "timed out after \(timeout) s\n" + errText : errText)
     }
 }

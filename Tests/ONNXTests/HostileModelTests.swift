@@ -2,6 +2,7 @@ import Autodiff
 import Foundation
 import Testing
 import TensorCore
+import TestSupport
 
 @testable import ONNX
 

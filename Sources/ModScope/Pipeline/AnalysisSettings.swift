@@ -75,12 +75,29 @@ public struct AnalysisSettings: Codable, Sendable, Equatable {
         return config
     }
 
-    /// Parses `--image-shape` given as 8x8 or 3x32x32.
+    /// Largest image side `--image-shape` accepts, pixels: the report draws every module's mean input at
+    /// this size at most, and three sides of it multiply without overflow.
+    public static let maximumImageSide = 65_536
+
+    /// Parses `--image-shape` given as 8x8 or 3x32x32 (C = 1 or 3).
     public static func parseImageShape(_ text: String) throws -> [Int] {
         let parts = text.lowercased().split(separator: "x").map { Int($0) }
-        guard (2...3).contains(parts.count), parts.allSatisfy({ ($0 ?? 0) > 0 }) else {
-            throw InputError("--image-shape '\(text)' is not H×W or C×H×W with positive sizes, e.g. 8x8 or 3x32x32")
+        guard (2...3).contains(parts.count), parts.allSatisfy({ (1...maximumImageSide).contains($0 ?? 0) }),
+            parts.count == 2 || [1, 3].contains(parts[0]!)
+        else {
+            throw InputError(
+                "--image-shape '\(text)' is not H×W or C×H×W (C = 1 or 3) with sizes of 1–\(maximumImageSide), e.g. 8x8 or 3x32x32")
         }
         return parts.map { $0! }
+    }
+
+    /// Refuses an `--image-shape` whose pixel count is not the sample's element count, before any work starts.
+    public func checkImageShape(sampleShape: [Int]) throws {
+        guard let imageShape else { return }
+        let pixels = imageShape.reduce(1, *), elements = sampleShape.reduce(1, *)
+        guard pixels == elements else {
+            throw InputError(
+                "--image-shape \(imageShape.map(String.init).joined(separator: "x")) has \(pixels) values but one sample has \(elements) (shape \(sampleShape)); give the sample's own layout or leave the flag out")
+        }
     }
 }

@@ -1,6 +1,7 @@
 import ArrayFiles
 import Attribution
 import BatchRuntime
+import Biclustering
 import Foundation
 import ONNX
 import TensorCore
@@ -56,7 +57,9 @@ public enum AttributionJobKind {
         -> (job: JobSpec, parameters: AttributionJobParameters)
     {
         let (spec, model, _, _) = try request.prepare()
-        _ = try analysis.biclusterConfig()
+        // Every analysis setting is checked against the matrix's shape now, not after the attribution.
+        try Biclusterer(config: try analysis.biclusterConfig()).validate(rows: spec.rowCount, cols: spec.neuronCount)
+        try analysis.checkImageShape(sampleShape: spec.sampleShape)
         let note = try AttributionComputer(spec: spec, model: model, threads: 1).evaluationNote
         let alignment = AttributionConfiguration.shardAlignment
         guard shardSize >= 1 else { throw InputError("--shard-size must be at least 1 (got \(shardSize))") }

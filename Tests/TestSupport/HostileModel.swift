@@ -1,14 +1,15 @@
 import Foundation
 import SwiftProtobuf
 
-@testable import ONNX
+import ONNX
 
-/// Builds small ONNX models in memory, valid or deliberately broken, for the hostile-file tests.
-struct HostileModel {
-    var proto = Onnx_ModelProto()
+/// Builds small ONNX models in memory, valid or deliberately broken, for the hostile-file tests (ONNXTests
+/// loads them in memory; ModScopeCLITests writes them to disk and runs `modscope` on them).
+public struct HostileModel {
+    public var proto = Onnx_ModelProto()
 
     /// An opset-17 model with float input `x` of shape (batch, `width`) and graph output `y`.
-    init(width: Int64 = 4, output: String = "y") {
+    public init(width: Int64 = 4, output: String = "y") {
         proto.irVersion = 8
         var opset = Onnx_OperatorSetIdProto()
         opset.version = 17
@@ -17,7 +18,7 @@ struct HostileModel {
         proto.graph.output = [Self.valueInfo(output, dims: [])]
     }
 
-    static func valueInfo(_ name: String, dims: [Int64?]) -> Onnx_ValueInfoProto {
+    public static func valueInfo(_ name: String, dims: [Int64?]) -> Onnx_ValueInfoProto {
         var info = Onnx_ValueInfoProto()
         info.name = name
         var tensor = Onnx_TypeProto.Tensor()
@@ -31,7 +32,7 @@ struct HostileModel {
         return info
     }
 
-    static func tensor(_ name: String, dims: [Int64], floats: [Float]? = nil, ints: [Int64]? = nil) -> Onnx_TensorProto {
+    public static func tensor(_ name: String, dims: [Int64], floats: [Float]? = nil, ints: [Int64]? = nil) -> Onnx_TensorProto {
         var tensor = Onnx_TensorProto()
         tensor.name = name
         tensor.dims = dims
@@ -45,7 +46,7 @@ struct HostileModel {
         return tensor
     }
 
-    static func ints(_ name: String, _ values: [Int64]) -> Onnx_AttributeProto {
+    public static func ints(_ name: String, _ values: [Int64]) -> Onnx_AttributeProto {
         var attribute = Onnx_AttributeProto()
         attribute.name = name
         attribute.type = .ints
@@ -53,7 +54,7 @@ struct HostileModel {
         return attribute
     }
 
-    static func int(_ name: String, _ value: Int64) -> Onnx_AttributeProto {
+    public static func int(_ name: String, _ value: Int64) -> Onnx_AttributeProto {
         var attribute = Onnx_AttributeProto()
         attribute.name = name
         attribute.type = .int
@@ -61,9 +62,9 @@ struct HostileModel {
         return attribute
     }
 
-    mutating func initializer(_ tensor: Onnx_TensorProto) { proto.graph.initializer.append(tensor) }
+    public mutating func initializer(_ tensor: Onnx_TensorProto) { proto.graph.initializer.append(tensor) }
 
-    mutating func node(
+    public mutating func node(
         _ opType: String, _ inputs: [String], _ outputs: [String], name: String = "",
         attributes: [Onnx_AttributeProto] = []
     ) {
@@ -76,9 +77,18 @@ struct HostileModel {
         proto.graph.node.append(node)
     }
 
-    func data() throws -> Data { try proto.serializedData() }
+    public func data() throws -> Data { try proto.serializedData() }
 
-    func load(baseDirectory: URL? = nil) throws -> ONNXModel {
+    public func load(baseDirectory: URL? = nil) throws -> ONNXModel {
         try ONNXModel.load(data: data(), path: "hostile.onnx", baseDirectory: baseDirectory)
+    }
+}
+
+extension HostileModel {
+    /// Writes the model to `folder/name` and returns its URL.
+    public func write(to folder: URL, name: String) throws -> URL {
+        let url = folder.appendingPathComponent(name)
+        try data().write(to: url)
+        return url
     }
 }
