@@ -21,9 +21,9 @@ let package = Package(
     ],
     targets: [
         // System libraries (module map + pkg-config + apt provider).
-        .systemLibrary(
-            name: "COpenBLAS", pkgConfig: "openblas",
-            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        // OpenBLAS and LAPACKE, loaded at run time by TensorCore (CBLASLoader.h says why); Debian's
+        // libopenblas-dev and liblapacke-dev provide them (the Makefile installs them).
+        .target(name: "CBLASLoader", linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(
             name: "CZeroMQ",
             providers: [.apt(["libzmq3-dev"])]),
@@ -38,7 +38,7 @@ let package = Package(
         // NumPy .npy/.npz and CSV readers (memory-mapped, streamed) and .npy writers. Only zlib (npz inflate).
         .target(name: "ArrayFiles", dependencies: ["CZlib"], swiftSettings: swiftSettings),
         // Tensors and kernels: the only target that calls BLAS/LAPACK.
-        .target(name: "TensorCore", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
+        .target(name: "TensorCore", dependencies: ["CBLASLoader"], swiftSettings: swiftSettings),
         // Computation graph: op table (forward + VJP), executor, reverse mode, backward-rule overrides.
         .target(name: "Autodiff", dependencies: ["TensorCore"], swiftSettings: swiftSettings),
         // ONNX protobuf (generated, committed) and the importer ONNX → Autodiff graph.

@@ -55,13 +55,16 @@ build_target() {
             "$BIN"/Logging.build/*.o -lz -o "$dir/fuzz-wire" ;;
     onnx)
         debug_build
+        clang -c -O1 -I Sources/CBLASLoader/include Sources/CBLASLoader/loader.c -o "$dir/CBLASLoader.o"
+        printf 'module CBLASLoader {\n    header "%s"\n    export *\n}\n' \
+            "$PWD/Sources/CBLASLoader/include/CBLASLoader.h" >"$dir/module.modulemap"
         "$SWIFTC" "${SANITIZE_LIBRARY[@]}" -emit-module -emit-module-path "$dir/TensorCore.swiftmodule" -module-name TensorCore \
-            -I Sources/COpenBLAS -c -wmo Sources/TensorCore/*.swift -o "$dir/TensorCore.o"
+            -I "$dir" -c -wmo Sources/TensorCore/*.swift -o "$dir/TensorCore.o"
         "$SWIFTC" "${SANITIZE_LIBRARY[@]}" -emit-module -emit-module-path "$dir/Autodiff.swiftmodule" -module-name Autodiff \
-            -I "$dir" -I Sources/COpenBLAS -c -wmo Sources/Autodiff/*.swift Sources/Autodiff/Operators/*.swift -o "$dir/Autodiff.o"
-        "$SWIFTC" "${SANITIZE[@]}" -module-name ONNX -I "$dir" -I "$BIN/Modules" -I Sources/COpenBLAS \
+            -I "$dir" -c -wmo Sources/Autodiff/*.swift Sources/Autodiff/Operators/*.swift -o "$dir/Autodiff.o"
+        "$SWIFTC" "${SANITIZE[@]}" -module-name ONNX -I "$dir" -I "$BIN/Modules" \
             Sources/ONNX/*.swift Sources/ONNX/Registry/*.swift Fuzz/Targets/FuzzSupport.swift "$entry" "$dir/TensorCore.o" "$dir/Autodiff.o" \
-            "$BIN"/SwiftProtobuf.build/*.o -lopenblas -llapacke -o "$dir/fuzz-onnx" ;;
+            "$dir/CBLASLoader.o" "$BIN"/SwiftProtobuf.build/*.o -ldl -o "$dir/fuzz-onnx" ;;
     *) echo "unknown fuzz target '$target' (targets: ${TARGETS_ALL[*]})" >&2; exit 2 ;;
     esac
 }

@@ -38,7 +38,7 @@ public struct Failpoint: Sendable, Equatable {
     public static func fromEnvironment() -> Failpoint? {
         guard let spec = ProcessInfo.processInfo.environment[environmentVariable], !spec.isEmpty else { return nil }
         do { return try Failpoint(spec: spec) } catch {
-            FileHandle.standardError.write(Data("modscope: \(error)\n".utf8))
+            StandardError.write("modscope: \(error)\n")
             exit(2)
         }
     }
@@ -47,7 +47,7 @@ public struct Failpoint: Sendable, Equatable {
     func beforeRow(_ row: Int, progress: () throws -> Void) throws {
         if slowMilliseconds > 0 { usleep(UInt32(slowMilliseconds) * 1000) }
         if crashOnRow == row {
-            FileHandle.standardError.write(Data("modscope worker: failpoint crash-on-row:\(row) — aborting\n".utf8))
+            StandardError.write("modscope worker: failpoint crash-on-row:\(row) — aborting\n")
             abort()
         }
         if failOnRow == row { throw RuntimeError("failpoint fail-on-row:\(row)") }

@@ -42,7 +42,7 @@ public struct AttributeCommandRunner {
         try checkOutputs()
         let (spec, model, table, _) = try request.prepare()
         let computer = try AttributionComputer(spec: spec, model: model, threads: threads)
-        if !quiet, let note = computer.evaluationNote { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+        if !quiet, let note = computer.evaluationNote { StandardError.write("note: \(note)\n") }
         let alignment = AttributionConfiguration.shardAlignment
         // A name of this process alone next to the output: renamed over it only when complete.
         let partial = outputPath + ".partial-\(getpid())"

@@ -1,3 +1,4 @@
+import BatchRuntime
 import Foundation
 
 /// Progress for long stages on stderr: a redrawn bar with rate and ETA on a terminal, a plain line every few
@@ -47,14 +48,14 @@ public final class StageProgress: @unchecked Sendable {
         } else {
             line = "\(label): \(done)/\(total) \(unit), \(Self.format(rate)) \(unit)/s, ETA \(Self.duration(eta))\n"
         }
-        FileHandle.standardError.write(Data(line.utf8))
+        StandardError.write(line)
     }
 
     /// Ends the bar's line.
     public func finish() {
         lock.withLock {
             guard !quiet else { return }
-            if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+            if interactive { StandardError.write("\n") }
         }
     }
 

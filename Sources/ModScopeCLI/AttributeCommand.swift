@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatchRuntime
 import Foundation
 import ModScope
 
@@ -45,9 +46,9 @@ struct AttributeCommand: ParsableCommand {
                 request: try attribution.request(), outputPath: out, deltaPath: delta, batchSize: batchSize, threads: threads,
                 quiet: quiet)
             let spec = try runner.run()
-            if timing { FileHandle.standardError.write(Data("compute_seconds=\(runner.computeSeconds)\n".utf8)) }
+            if timing { StandardError.write("compute_seconds=\(runner.computeSeconds)\n") }
             if !quiet {
-                FileHandle.standardError.write(Data("wrote \(out): \(spec.rowCount) samples × \(spec.neuronCount) neurons (layer \(spec.layer), \(spec.configuration.method.rawValue))\n".utf8))
+                StandardError.write("wrote \(out): \(spec.rowCount) samples × \(spec.neuronCount) neurons (layer \(spec.layer), \(spec.configuration.method.rawValue))\n")
             }
         }
     }

@@ -61,10 +61,10 @@ struct BiclusterCommand: ParsableCommand {
             let proper = result.modules.filter { $0.degenerate == nil }.count
             print("k = \(result.k) (\(result.selection.message)) \(proper) modules → \(out)")
         } catch let error as BiclusteringError {
-            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            StandardError.write("error: \(error.message)\n")
             throw ExitCode(2)
         } catch let error as RuntimeUsageError {
-            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            StandardError.write("error: \(error.message)\n")
             throw ExitCode(2)
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatchRuntime
 import Foundation
 import ModScope
 
@@ -13,7 +14,7 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
         throw error
     } catch {
         let (message, code) = ModScopeErrors.describe(error)
-        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        StandardError.write("error: \(message)\n")
         throw ExitCode(code)
     }
 }

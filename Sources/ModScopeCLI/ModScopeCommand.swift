@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatchRuntime
 import Foundation
 import ModScope
 
@@ -23,11 +24,12 @@ struct ModScopeCommand: ParsableCommand {
         AblationJobKind.register()
         do {
             var command = try parseAsRoot()
+            try reportingErrors { try ResourcePreflight.check() }
             try command.run()
         } catch {
             // DESIGN.md: bad input or usage exits 2 (ArgumentParser's own convention is 64, EX_USAGE).
             if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                StandardError.write(fullMessage(for: error) + "\n")
                 exit(withError: ExitCode(2))
             }
             exit(withError: error)

@@ -24,7 +24,7 @@ func createRun(options: RuntimeOptions, job: JobSpec, command: String, summary: 
         let line = "\(LogClock.timestamp()) attribution: \(note)\n"
         if let handle = FileHandle(forWritingAtPath: folder.logURL.path) {
             _ = try? handle.seekToEnd()
-            handle.write(Data(line.utf8))
+            try? handle.write(contentsOf: Data(line.utf8))
             try? handle.close()
         } else {
             FileManager.default.createFile(atPath: folder.logURL.path, contents: Data(line.utf8))
@@ -46,7 +46,7 @@ func makeJob(
     let (job, parameters) = try AttributionJobKind.makeJob(
         request: try attribution.request(), analysis: try analysis.settings(), shardSize: runtime.shardSize)
     if job.shardSize != runtime.shardSize && !runtime.quiet {
-        FileHandle.standardError.write(Data("note: --shard-size rounded up to \(job.shardSize) (shards are whole 64-sample blocks, which keeps the matrix byte-identical whatever the workers)\n".utf8))
+        StandardError.write("note: --shard-size rounded up to \(job.shardSize) (shards are whole 64-sample blocks, which keeps the matrix byte-identical whatever the workers)\n")
     }
     return (job, AttributionJobKind.summary(parameters))
 }
@@ -156,7 +156,7 @@ struct ResubmitCommand: ParsableCommand {
             let folder = RunFolder(path: runFolder)
             try folder.lockForWriting(command: "resubmit")
             let reset = try RuntimeSession.resubmit(folder: folder, shards: list)
-            FileHandle.standardError.write(Data("resubmitting shard(s) \(reset)\n".utf8))
+            StandardError.write("resubmitting shard(s) \(reset)\n")
             // The matrix changes: the analysis is redone from the biclustering on.
             let launch = runtime.launch(folder: folder, defaultWorkers: 2)
             return try RuntimeSession.execute(launch) { code, held in

@@ -83,7 +83,7 @@ struct WorkerCommand: ParsableCommand {
             settings.modelCacheFolder = modelCache.map { URL(fileURLWithPath: $0) }
             settings.configureComputeThread = RuntimeHooks.shared.configureComputeThread
             let pid = getpid()
-            settings.onLog = { line in FileHandle.standardError.write(Data("\(LogClock.timestamp()) worker \(pid): \(line)\n".utf8)) }
+            settings.onLog = { line in StandardError.write("\(LogClock.timestamp()) worker \(pid): \(line)\n") }
             let client = WorkerClient(settings: settings)
             let signals = SignalStopper { client.requestStop() }
             defer { signals.cancel() }

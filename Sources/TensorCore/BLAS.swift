@@ -1,4 +1,4 @@
-import COpenBLAS
+import CBLASLoader
 
 /// Thin, typed entry points to OpenBLAS. Every matrix product in ModScope goes through here.
 public enum BLAS {
@@ -11,9 +11,19 @@ public enum BLAS {
     /// of concurrent products. The pool is shut down because its idle threads spin in `sched_yield` and take the
     /// cores (measured: 40% of CPU samples during block-parallel attribution).
     private static let singleThreaded: Void = {
-        openblas_set_num_threads(1)
-        _ = blas_thread_shutdown_()
+        ms_set_num_threads(1)
+        _ = ms_thread_shutdown()
     }()
+
+    /// Loads OpenBLAS and LAPACKE (see CBLASLoader.h for why they are loaded, not linked); throws a sentence
+    /// saying what to install when they are missing. Commands call it before any work, so the failure is a
+    /// message and exit 1 rather than an exit from inside a computation.
+    public static func load() throws {
+        var message = [CChar](repeating: 0, count: 512)
+        guard ms_blas_load(&message, Int32(message.count)) == 0 else {
+            throw BLASLoadError(message: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+    }
 
     /// Applies the one-time configuration (idempotent, thread-safe). Every BLAS/LAPACK entry point calls it.
     @inline(__always)
@@ -23,12 +33,12 @@ public enum BLAS {
     /// concurrently, such as `modscope bench engine`; everything else runs single-threaded BLAS.
     public static func setThreadCount(_ count: Int) {
         ensureConfigured()
-        if count > 1 { _ = blas_thread_init() }
-        openblas_set_num_threads(Int32(max(1, count)))
+        if count > 1 { _ = ms_thread_init() }
+        ms_set_num_threads(Int32(max(1, count)))
     }
 
     /// The number of threads OpenBLAS will use.
-    public static var threadCount: Int { Int(openblas_get_num_threads()) }
+    public static var threadCount: Int { Int(ms_get_num_threads()) }
 
     /// `C ← α·op(A)·op(B) + β·C` for row-major matrices (cblas_sgemm).
     ///
@@ -49,8 +59,14 @@ public enum BLAS {
             }
             return
         }
-        cblas_sgemm(
-            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+        ms_sgemm(
+            transposeA ? Int32(MS_TRANS) : Int32(MS_NO_TRANS), transposeB ? Int32(MS_TRANS) : Int32(MS_NO_TRANS),
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
+}
+
+/// OpenBLAS or LAPACKE could not be loaded: the machine lacks them (an environment failure, exit 1).
+public struct BLASLoadError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
 }

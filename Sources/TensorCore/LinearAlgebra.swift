@@ -1,4 +1,4 @@
-import COpenBLAS
+import CBLASLoader
 
 /// Small dense LAPACK kernels in double precision (row-major), used on thin or tiny matrices: orthonormal bases
 /// of n×b blocks (b ≪ n) and eigen-decompositions of b×b Gram matrices. Big products stay in `BLAS.gemm`.
@@ -16,13 +16,13 @@ public enum LinearAlgebra {
         let m = Int32(rows), n = Int32(cols)
         let info1 = a.withUnsafeMutableBufferPointer { buffer in
             tau.withUnsafeMutableBufferPointer { t in
-                LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, m, n, buffer.baseAddress, n, t.baseAddress)
+                ms_dgeqrf(m, n, buffer.baseAddress, n, t.baseAddress)
             }
         }
         if info1 != 0 { return false }
         let info2 = a.withUnsafeMutableBufferPointer { buffer in
             tau.withUnsafeMutableBufferPointer { t in
-                LAPACKE_dorgqr(LAPACK_ROW_MAJOR, m, n, n, buffer.baseAddress, n, t.baseAddress)
+                ms_dorgqr(m, n, n, buffer.baseAddress, n, t.baseAddress)
             }
         }
         return info2 == 0
@@ -39,8 +39,8 @@ public enum LinearAlgebra {
         var w = [Double](repeating: 0, count: n)
         let info = work.withUnsafeMutableBufferPointer { buffer in
             w.withUnsafeMutableBufferPointer { wb in
-                LAPACKE_dsyevd(
-                    LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "L")), Int32(n),
+                ms_dsyevd(
+                    CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "L")), Int32(n),
                     buffer.baseAddress, Int32(n), wb.baseAddress)
             }
         }
@@ -69,8 +69,8 @@ public enum LinearAlgebra {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
         }
-        cblas_dgemm(
-            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+        ms_dgemm(
+            transposeA ? Int32(MS_TRANS) : Int32(MS_NO_TRANS), transposeB ? Int32(MS_TRANS) : Int32(MS_NO_TRANS),
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 }

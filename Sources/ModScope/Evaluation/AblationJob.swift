@@ -125,7 +125,7 @@ public enum AblationJobKind {
         }
         let reader = try NPYReader(path: nested.matrixURL.path)
         let who = held == nil ? "\(localWorkers) local workers" : "the external workers"
-        if !quiet { FileHandle.standardError.write(Data("evaluate: ablation table computed by \(who) (\(nested.url.path))\n".utf8)) }
+        if !quiet { StandardError.write("evaluate: ablation table computed by \(who) (\(nested.url.path))\n") }
         return try reader.readAllFloats()
     }
 

@@ -80,7 +80,7 @@ public struct AnalysisPipeline {
     }
 
     func log(_ line: String) {
-        if !quiet { FileHandle.standardError.write(Data("\(line)\n".utf8)) }
+        if !quiet { StandardError.write("\(line)\n") }
     }
 
     /// Runs every stage not yet done, starting no earlier than `from` (stages from `from` on are redone).

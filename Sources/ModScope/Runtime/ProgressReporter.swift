@@ -26,13 +26,13 @@ public final class ProgressReporter: @unchecked Sendable {
             let fraction = status.shardsTotal == 0 ? 1 : Double(status.shardsDone) / Double(status.shardsTotal)
             let filled = Int(fraction * Double(width))
             let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(bar) \(Int(fraction * 100))% \(status.summaryLine)".utf8))
+            StandardError.write("\r\u{1B}[K\(bar) \(Int(fraction * 100))% \(status.summaryLine)")
             barShown = true
         } else {
             let now = Date().timeIntervalSince1970
             guard now - lastPlain >= plainInterval else { return }
             lastPlain = now
-            FileHandle.standardError.write(Data("progress: \(status.summaryLine)\n".utf8))
+            StandardError.write("progress: \(status.summaryLine)\n")
         }
     }
 
@@ -42,14 +42,14 @@ public final class ProgressReporter: @unchecked Sendable {
         defer { lock.unlock() }
         let prefix = barShown && isTerminal ? "\r\u{1B}[K" : ""
         barShown = false
-        FileHandle.standardError.write(Data("\(prefix)\(line)\n".utf8))
+        StandardError.write("\(prefix)\(line)\n")
     }
 
     public func finish(_ status: RunStatus) {
         guard !quiet else { return }
         lock.lock()
         defer { lock.unlock() }
-        if barShown { FileHandle.standardError.write(Data("\n".utf8)) }
+        if barShown { StandardError.write("\n") }
         barShown = false
     }
 }

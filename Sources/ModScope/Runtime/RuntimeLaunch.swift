@@ -111,7 +111,7 @@ public enum RuntimeSession {
             : nil
         let log: @Sendable (String) -> Void = { line in
             let stamped = "\(LogClock.timestamp()) \(line)\n"
-            logHandle?.write(Data(stamped.utf8))
+            try? logHandle?.write(contentsOf: Data(stamped.utf8))
             if !launch.quiet { reporter.log(line) }
         }
         settings.onLog = log
@@ -119,16 +119,23 @@ public enum RuntimeSession {
         // the others are reset so this coordinator recomputes them.
         let verification = try RunIntegrity.verifyCommits(in: launch.folder, reset: true, log: log)
         if !verification.damaged.isEmpty && launch.quiet {
-            FileHandle.standardError.write(Data("modscope: recomputing \(verification.damaged.count) committed shard(s) whose bytes in matrix.npy no longer match the journal\n".utf8))
+            StandardError.write("modscope: recomputing \(verification.damaged.count) committed shard(s) whose bytes in matrix.npy no longer match the journal\n")
         }
         settings.onStatus = { status in
             reporter.update(status)
             pool?.superviseOnce()
         }
+        // Local workers that cannot start (fd or process limits) would leave the coordinator waiting forever:
+        // the run stops instead, with the reason, and exits 1.
+        let startFailure = StartFailure()
         settings.onBound = {
-            do { try pool?.start() } catch { log("cannot start local workers: \(error)") }
+            do { try pool?.start() } catch {
+                log("cannot start local workers: \(error)")
+                startFailure.record("cannot start the local workers: \(error.localizedDescription)")
+            }
         }
         let server = try CoordinatorServer(folder: launch.folder, settings: settings)
+        startFailure.server = server
         created(server)
         let signals = SignalStopper { server.requestStop() }
         defer { signals.cancel() }
@@ -141,21 +148,24 @@ public enum RuntimeSession {
         }
         pool?.stop()
         reporter.finish(outcome.status)
+        if let reason = startFailure.reason {
+            throw RuntimeError("\(reason); check `ulimit -u` and `ulimit -n`, then `modscope resume \(launch.folder.url.path)`")
+        }
         let status = outcome.status
         let summary = "run \(launch.folder.url.path): \(status.shardsDone)/\(status.shardsTotal) shards committed "
             + "(\(outcome.committedNow) this session), \(status.retries) retries, \(status.leasesExpired) leases expired, \(status.workersLost) workers lost, "
             + "\(status.duplicatesDropped) duplicates dropped"
         print(summary)
         if !outcome.complete {
-            FileHandle.standardError.write(Data("modscope: the coordinator stopped before the run was complete; continue with `modscope resume \(launch.folder.url.path)`\n".utf8))
+            StandardError.write("modscope: the coordinator stopped before the run was complete; continue with `modscope resume \(launch.folder.url.path)`\n")
             return RuntimeExitCode.failure
         }
         if !outcome.poisoned.isEmpty {
             for p in outcome.poisoned {
-                FileHandle.standardError.write(Data("modscope: shard \(p.shard) (rows \(p.rows.lowerBound)..<\(p.rows.upperBound)) failed: \(p.reason)\n".utf8))
+                StandardError.write("modscope: shard \(p.shard) (rows \(p.rows.lowerBound)..<\(p.rows.upperBound)) failed: \(p.reason)\n")
             }
             let list = outcome.poisoned.map { String($0.shard) }.joined(separator: ",")
-            FileHandle.standardError.write(Data("modscope: finished with \(outcome.poisoned.count) failed shard(s) [\(list)]; fix the cause, then run `modscope resubmit \(launch.folder.url.path) --shards \(list)`\n".utf8))
+            StandardError.write("modscope: finished with \(outcome.poisoned.count) failed shard(s) [\(list)]; fix the cause, then run `modscope resubmit \(launch.folder.url.path) --shards \(list)`\n")
             return RuntimeExitCode.failedShards
         }
         return RuntimeExitCode.ok
@@ -199,5 +209,26 @@ public final class SignalStopper: @unchecked Sendable {
         for s in sources { s.cancel() }
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)
+    }
+}
+
+/// Holds why local workers could not start, and stops the coordinator that would otherwise wait for them.
+final class StartFailure: @unchecked Sendable {
+    private let lock = NSLock()
+    private var recorded: String?
+    var server: CoordinatorServer?
+
+    func record(_ reason: String) {
+        lock.lock()
+        recorded = reason
+        let server = self.server
+        lock.unlock()
+        server?.requestStop()
+    }
+
+    var reason: String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return recorded
     }
 }
