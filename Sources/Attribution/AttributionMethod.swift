@@ -42,20 +42,3 @@ public enum Granularity: String, Sendable, CaseIterable, Codable {
     /// One column per channel: the sum over H, W (keeps completeness).
     case channel
 }
-
-/// Which output unit is explained, per sample.
-public enum TargetSelection: Sendable, Equatable {
-    /// argmax of the output at the real input.
-    case predicted
-    /// One given index per sample (labels).
-    case perSample([Int])
-    /// The same index for every sample.
-    case index(Int)
-}
-
-/// The baseline x′.
-public enum Baseline: Sendable, Equatable {
-    case zero
-    /// One sample (broadcast to every row) or one per sample, in the model's input layout.
-    case tensor(Tensor)
-}
