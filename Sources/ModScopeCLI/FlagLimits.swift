@@ -21,8 +21,6 @@ enum FlagLimits {
     static let attempts = 1...1_000
     /// Worker key pairs `keys generate` writes (two files each) into one folder.
     static let keyPairs = 1...10_000
-    /// k-means initialisations per fit and biclustering restarts: each is a full fit of the matrix.
-    static let fits = 1...10_000
     /// Samples `plan` times after its warm-up block.
     static let calibrationSamples = 1...100_000
     /// Timeouts, heartbeats and deadlines in seconds: 1 ms to 30 days (finite, so conversions to nanoseconds
