@@ -6,24 +6,13 @@ import Testing
 /// allocation loop, no coordinator waiting forever for workers that cannot start.
 @Suite struct ResourceLimitTests {
     /// Runs `modscope arguments` under `ulimit limit` (bash's units: files, KiB) with a 30 s bound.
-    func run(limit: String, _ arguments: [String]) throws -> (status: Int32, stderr: String) {
+    func run(limit: String, _ arguments: [String]) throws -> (status: Int32?, stderr: String) {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("modscope-limits-\(getpid())-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let errURL = folder.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
         let command = arguments.map { $0.replacingOccurrences(of: "OUT", with: folder.path) }
-        process.arguments = ["-c", "ulimit \(limit) && exec \"$0\" \"$@\"", ModScopeBinary.url.path] + command
-        process.standardError = try FileHandle(forWritingTo: errURL)
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(30)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        return (process.terminationStatus, (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+        let process = try BackgroundModScope(command, ulimit: limit)
+        return (process.wait(seconds: 30), process.stderr)
     }
 
     static let runArguments = [
@@ -34,21 +23,21 @@ import Testing
     @Test(arguments: ["-n 16", "-n 32", "-n 64"])
     func tooFewOpenFilesExitsOneNamingTheLimit(limit: String) throws {
         let (status, stderr) = try run(limit: limit, Self.runArguments)
-        #expect(status == 1, "exit \(status): \(stderr)")
+        #expect(status == 1, "exit \(String(describing: status)): \(stderr)")
         #expect(stderr.contains("the open-file limit is") && stderr.contains("ulimit -n 4096"), "\(stderr)")
     }
 
     @Test(arguments: ["-v 262144", "-v 524288"])
     func tooLittleAddressSpaceExitsOneNamingTheLimit(limit: String) throws {
         let (status, stderr) = try run(limit: limit, Self.runArguments)
-        #expect(status == 1, "exit \(status): \(stderr)")
+        #expect(status == 1, "exit \(String(describing: status)): \(stderr)")
         #expect(stderr.contains("the address-space limit is") && stderr.contains("ulimit -v unlimited"), "\(stderr)")
     }
 
     /// A soft limit below the minimum is raised up to the hard limit, and the run completes.
     @Test func aLowSoftLimitIsRaisedAndTheRunCompletes() throws {
         let (status, stderr) = try run(limit: "-Sn 32", Self.runArguments)
-        #expect(status == 0, "exit \(status): \(stderr)")
+        #expect(status == 0, "exit \(String(describing: status)): \(stderr)")
     }
 
     /// Diagnostics that cannot be written (stderr on a full device) are dropped; the command still exits with

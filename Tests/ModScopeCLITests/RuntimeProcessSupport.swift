@@ -12,7 +12,11 @@ final class BackgroundModScope {
     ///   `pid` is still modscope's).
     /// - Parameter fileSizeLimitKiB: run under `ulimit -f` (a stand-in for a full disk: writes past the limit fail
     ///   with EFBIG).
-    init(_ arguments: [String], environment: [String: String] = [:], namespace: String? = nil, fileSizeLimitKiB: Int? = nil) throws {
+    /// - Parameter ulimit: run under `ulimit` with these bash arguments, e.g. "-n 16" or "-v 262144" (KiB).
+    init(
+        _ arguments: [String], environment: [String: String] = [:], namespace: String? = nil, fileSizeLimitKiB: Int? = nil,
+        ulimit: String? = nil
+    ) throws {
         let id = UUID().uuidString.prefix(8)
         stderrURL = URL(fileURLWithPath: "/tmp/msproc-\(id).err")
         stdoutURL = URL(fileURLWithPath: "/tmp/msproc-\(id).out")
@@ -21,9 +25,9 @@ final class BackgroundModScope {
         if let namespace {
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
             process.arguments = ["netns", "exec", namespace, ModScopeBinary.url.path] + arguments
-        } else if let limit = fileSizeLimitKiB {
+        } else if let limit = ulimit ?? fileSizeLimitKiB.map({ "-f \($0)" }) {
             process.executableURL = URL(fileURLWithPath: "/bin/bash")  // bash counts ulimit -f in KiB (dash: 512 B)
-            process.arguments = ["-c", "ulimit -f \(limit) && exec \"$0\" \"$@\"", ModScopeBinary.url.path] + arguments
+            process.arguments = ["-c", "ulimit \(limit) && exec \"$0\" \"$@\"", ModScopeBinary.url.path] + arguments
         } else {
             process.executableURL = ModScopeBinary.url
             process.arguments = arguments
