@@ -63,7 +63,10 @@ public struct Convolution2D: Sendable, Equatable {
                                 // Output columns whose tap lies inside the row: [first, last); zeros around.
                                 let offset = kj * dilationWidth - padLeft
                                 let first = min(outWidth, max(0, (-offset + strideWidth - 1) / strideWidth))
-                                let last = max(first, min(outWidth, (width - 1 - offset) / strideWidth + 1))
+                                // Floor, not truncation: a tap right of the row (width − 1 − offset < 0, a
+                                // kernel wider than the padded row at stride > 1) covers no column at all.
+                                let span = width - 1 - offset
+                                let last = span < 0 ? first : max(first, min(outWidth, span / strideWidth + 1))
                                 for ow in 0..<first { cols[dst + ow] = 0 }
                                 let rowBase = src + ih * width + offset
                                 // Indices are in range by construction: wrapping arithmetic skips overflow checks.
