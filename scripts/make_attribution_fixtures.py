@@ -139,7 +139,10 @@ def textbook_deeplift_acnn_conv1(model, x, b, target, eps=1e-10):
 
 
 # ---------------------------------------------------------------- ONNX tensor matching
-def match_tensor(onnx_path, in_name, x32, act32, exclude=()):
+def match_tensor(onnx_path, in_name, x32, act32, exclude=(), earliest=False):
+    """The ONNX tensor whose onnxruntime value equals the activation: the closest, or with earliest=True the first
+    in graph order among equally close ones (a module output that later feeds an identity, e.g. a one-input
+    Concat, must be the producer: the copy does not see the module's other consumers)."""
     model = onnx.load(onnx_path)
     names = [o for n in model.graph.node for o in n.output if o]
     vals = {}
@@ -156,6 +159,9 @@ def match_tensor(onnx_path, in_name, x32, act32, exclude=()):
             best.append((d, nm))
     assert len(best) >= 1, f"{onnx_path}: no ONNX tensor matches the activation"
     best.sort()
+    if earliest:
+        ties = {nm for d, nm in best if d <= best[0][0] + 1e-6}
+        best = [(d, nm) for d, nm in best if nm == next(n for n in names if n in ties)] + best
     if len(best) > 1:
         print(f"   note: several tensors match in {os.path.basename(onnx_path)}: {best}; using {best[0][1]}")
     return best[0][1], ref
@@ -171,14 +177,14 @@ def capture(model, layer, x):
 
 
 # ---------------------------------------------------------------- Captum
-def run_method(method, model, layer, x, target, baseline, quadrature="gausslegendre"):
+def run_method(method, model, layer, x, target, baseline, quadrature="gausslegendre", steps=STEPS):
     """Returns (attr (N, *layer), delta or None), float64."""
     if method == "conductance":
-        a, d = LayerConductance(model, layer).attribute(x, baselines=baseline, target=target, n_steps=STEPS,
+        a, d = LayerConductance(model, layer).attribute(x, baselines=baseline, target=target, n_steps=steps,
                                                         method=quadrature, return_convergence_delta=True)
         return a, d
     if method == "integrated-gradients":
-        a, d = LayerIntegratedGradients(model, layer).attribute(x, baselines=baseline, target=target, n_steps=STEPS,
+        a, d = LayerIntegratedGradients(model, layer).attribute(x, baselines=baseline, target=target, n_steps=steps,
                                                                 method=quadrature, return_convergence_delta=True)
         return a, d
     if method == "deeplift":

@@ -118,7 +118,7 @@ public struct LayerAttributor: Sendable {
         outputWidth = outputValue.count
         let resolved = configuration.granularity ?? (layerShape.count >= 3 ? .channel : .unit)
         granularity = resolved
-        neuronCount = resolved == .channel && layerShape.count >= 2 ? layerShape[0] : layerShape.reduce(1, *)
+        neuronCount = resolved == .channel ? NeuronLayout.channel(layerShape).kept : layerShape.reduce(1, *)
     }
 
     /// One line saying which shortcuts the path methods take (for `attribute`'s output and the run's log), or
@@ -306,16 +306,9 @@ public struct LayerAttributor: Sendable {
         }
     }
 
-    /// Flattens per-sample attributions to matrix rows, summing over spatial positions for `channel`.
+    /// Flattens per-sample attributions to matrix rows; for `channel`, sums as `NeuronLayout.channel` says.
     private func reduce(_ t: Tensor, rows b: Int) -> [Float] {
         guard granularity == .channel, layerShape.count >= 2 else { return t.storage }
-        let channels = layerShape[0], inner = layerShape.dropFirst().reduce(1, *)
-        var result = [Float](repeating: 0, count: b * channels)
-        for i in 0..<(b * channels) {
-            var sum: Float = 0
-            for p in 0..<inner { sum += t.storage[i * inner + p] }
-            result[i] = sum
-        }
-        return result
+        return NeuronLayout.channel(layerShape).fold(t.storage, rows: b)
     }
 }

@@ -24,7 +24,8 @@ struct AblationProbe {
     let full: ExecutionPlan
     let layerIsCut: Bool
     let outputWidth: Int
-    let channelGranularity: Bool
+    /// Which layer elements each column stands for (unit or channel granularity).
+    let neuronLayout: NeuronLayout
     /// Every layer's columns, and its activation at the baseline input (1, *layerShape).
     let layers: [LayerColumns]
     let baselineActivations: [Tensor]
@@ -58,7 +59,10 @@ struct AblationProbe {
         }
         reference = labels ?? predictions
         let layerShape = Array(activations.shape.dropFirst())
-        channelGranularity = layerShape.count >= 2 && spec.neuronCount == layerShape[0] && layerShape.reduce(1, *) != layerShape[0]
+        guard let layout = NeuronLayout.matching(columns: spec.neuronCount, layerShape: layerShape) else {
+            throw AttributionError("the matrix has \(spec.neuronCount) columns, which is neither a column per unit nor per channel of layer '\(spec.layer)' (shape \(layerShape)): pass the matrix made for this layer")
+        }
+        neuronLayout = layout
     }
 
     static func argmax(_ t: Tensor, width: Int) -> [Int] {
@@ -99,15 +103,13 @@ struct AblationProbe {
         for (columns, baseline) in zip(layers, baselineActivations) {
             let local = neurons.filter { columns.range.contains($0) }.map { $0 - columns.start }
             guard !local.isEmpty else { continue }
-            let inner = baseline.count / columns.count  // 1 per unit, H·W per channel
+            let layerShape = Array(baseline.shape.dropFirst())
+            guard let layout = NeuronLayout.matching(columns: columns.count, layerShape: layerShape) else {
+                throw AttributionError("layer '\(columns.layer)' has \(columns.count) columns in the matrix, neither a column per unit nor per channel of its shape \(layerShape)")
+            }
             replacements[columns.layer] = { produced in
                 var t = produced
-                let perRow = t.count / max(t.shape[0], 1)
-                for r in 0..<t.shape[0] {
-                    for neuron in local {
-                        for p in 0..<inner { t.storage[r * perRow + neuron * inner + p] = baseline.storage[neuron * inner + p] }
-                    }
-                }
+                layout.replace(local, in: &t.storage, rows: t.shape[0], from: baseline.storage)
                 return t
             }
         }
@@ -118,14 +120,11 @@ struct AblationProbe {
     /// One layer: the part of the network after it, fed the layer with `neurons` at their baseline values.
     func ablatedOutput(neurons: [Int], rows: [Int]) throws -> Tensor {
         let perSample = activations.count / activations.shape[0]
-        let inner = channelGranularity ? perSample / spec.neuronCount : 1
         var layer = [Float](repeating: 0, count: rows.count * perSample)
         for (r, row) in rows.enumerated() {
             for j in 0..<perSample { layer[r * perSample + j] = activations.storage[row * perSample + j] }
-            for neuron in neurons {
-                for p in 0..<inner { layer[r * perSample + neuron * inner + p] = baselineActivation.storage[neuron * inner + p] }
-            }
         }
+        neuronLayout.replace(neurons, in: &layer, rows: rows.count, from: baselineActivation.storage)
         let ablated = Tensor(shape: [rows.count] + Array(activations.shape.dropFirst()), storage: layer)
         if layerIsCut { return try suffix.forward(feeds: [spec.layer: .float(ablated)]).tensor(spec.output) }
         let inputs = Tensor.concatenateRows(rows.map { samples.rows($0..<($0 + 1)) })

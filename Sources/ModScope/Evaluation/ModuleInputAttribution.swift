@@ -1,4 +1,5 @@
 import ArrayFiles
+import Attribution
 import Autodiff
 import Foundation
 import ONNX
@@ -46,13 +47,12 @@ struct ModuleInputAttribution {
                 guard !local.isEmpty else { continue }
                 let layer = try execution.tensor(columns.layer)
                 let perRow = layer.count / max(block.count, 1)
-                let inner = perRow / max(columns.count, 1)  // 1 at unit granularity, H·W per channel otherwise
-                var seed = [Float](repeating: 0, count: layer.count)
-                for r in 0..<block.count {
-                    for neuron in local {
-                        for p in 0..<inner { seed[r * perRow + neuron * inner + p] = 1 }
-                    }
+                let layerShape = Array(layer.shape.dropFirst())
+                guard let layout = NeuronLayout.matching(columns: columns.count, layerShape: layerShape), layout.count == perRow else {
+                    throw AttributionError("layer '\(columns.layer)' has \(columns.count) columns in the matrix, neither a column per unit nor per channel of its shape \(layerShape)")
                 }
+                var seed = [Float](repeating: 0, count: layer.count)
+                layout.replace(local, in: &seed, rows: block.count, from: [Float](repeating: 1, count: perRow))
                 seeds[columns.layer] = Tensor(shape: layer.shape, storage: seed)
             }
             let gradients = try execution.gradients(seeds: seeds, withRespectTo: [spec.input])
