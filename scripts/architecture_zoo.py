@@ -3,7 +3,10 @@
 Every builder returns (model in eval mode, input shape without batch, [hooked layer module paths], kind) where kind is
 "image" (input (N, 3, H, W)) or "embeds" (a float `inputs_embeds` input (N, T, D) to a transformer).  Widths and depths
 are cut down so that the ONNX files stay small; the operators the exporters emit are those of the full-size models
-(same classes, same forward code).  BatchNorm running statistics are randomised so that they are not the identity.
+(same classes, same forward code).  BatchNorm affine parameters are random and its running statistics are those of
+a calibration batch: with torchvision's initialisations alone (kaiming fan-out on depthwise convolutions, unit
+running variance) the signal of depthwise networks vanishes layer by layer and the output of mobilenet_v3, mnasnet or
+efficientnet changed by 1e-7–1e-4 of its size from one input to another, so every attribution was rounding noise.
 
 Imported by make_architecture_fixtures.py.
 """
@@ -120,7 +123,8 @@ def mnasnet():
 def convnext():
     from torchvision.models.convnext import CNBlockConfig, ConvNeXt
     setting = [CNBlockConfig(16, 32, 1), CNBlockConfig(32, None, 1)]
-    return ConvNeXt(setting, stochastic_depth_prob=0.0, num_classes=10), IMAGE, \
+    # torchvision starts the layer scale at 1e-6 (blocks almost off); trained networks have 0.1–1.
+    return ConvNeXt(setting, stochastic_depth_prob=0.0, layer_scale=0.5, num_classes=10), IMAGE, \
         ["features.1.0.block.4", "features.3.0.block.4"], "image"
 
 
@@ -209,6 +213,10 @@ def llama():
                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=16)
 
 
+# Families whose hooked 4-D layers are channels-last (N, H, W, C): ConvNeXt's and Swin's MLPs. Summing over the
+# last two axes ("channel" granularity of (C, H, W)) would mix channels there, so they are attributed per unit.
+CHANNELS_LAST = {"convnext", "swin"}
+
 FAMILIES = {f.__name__: f for f in (resnet, resnext, wide_resnet, vgg, squeezenet, densenet, mobilenet_v2,
                                      mobilenet_v3, efficientnet, efficientnet_v2, regnet, shufflenet, mnasnet,
                                      convnext, vit, swin, maxvit, bert, roberta, distilbert, albert, gpt2, llama)}
@@ -222,11 +230,26 @@ def build(name, seed):
     for mod in model.modules():
         if isinstance(mod, (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.SiLU)) and getattr(mod, "inplace", False):
             mod.inplace = False
-        if isinstance(mod, nn.BatchNorm2d):
+        if isinstance(mod, nn.BatchNorm2d) and mod.weight is not None:
             with torch.no_grad():
-                mod.running_mean.uniform_(-0.2, 0.2)
-                mod.running_var.uniform_(0.5, 1.5)
-                if mod.weight is not None:
-                    mod.weight.uniform_(0.5, 1.5)
-                    mod.bias.uniform_(-0.2, 0.2)
+                mod.weight.uniform_(0.5, 1.5)
+                mod.bias.uniform_(-0.2, 0.2)
+    calibrate_batch_norm(model.eval(), shape, seed)
     return model.eval(), shape, layers, kind
+
+
+def calibrate_batch_norm(model, shape, seed, count=16):
+    """Sets every BatchNorm's running statistics to those of `count` standard normal inputs (the fixture inputs'
+    distribution), the rest of the model staying in eval mode."""
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    if not norms:
+        return
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average over the batch
+        norm.train()
+    generator = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        model(torch.randn(count, *shape, generator=generator))
+    for norm in norms:
+        norm.eval()

@@ -9,8 +9,9 @@ public enum AttributionMethod: String, Sendable, CaseIterable, Codable {
     /// LayerIntegratedGradients (Sundararajan et al. 2017) on the straight line in layer space:
     /// (a(x) − a(x′))·Σ_k w_k g(a(x′) + α_k(a(x) − a(x′))).
     case integratedGradients = "integrated-gradients"
-    /// LayerDeepLift, rescale rule (Shrikumar et al. 2017) on Relu, LeakyRelu, Elu, Sigmoid, Tanh, Softplus and
-    /// MaxPool; ordinary gradients elsewhere (Softmax included): (a(x) − a(x′))·m.
+    /// LayerDeepLift (Shrikumar et al. 2017): (a(x) − a(x′))·m with the multipliers m of each op's registry
+    /// rule (rescale for elementwise nonlinearities, Captum's MaxPool rule, the SiLU unit, the product rule for
+    /// two varying factors, the ordinary gradient for Softmax and LayerNorm; see BackwardRules, docs/methods.md).
     case deeplift
     /// The gradient at the layer with every Relu after it passing only positive gradients (Springenberg et al. 2015).
     case guidedBackprop = "guided-backprop"

@@ -3,7 +3,8 @@ import TensorCore
 
 /// Replacement backward rules, plugged into the engine's per-node override hook.
 enum BackwardRules {
-    /// DeepLIFT rescale rule (Shrikumar et al. 2017, §3.5.1) for a batch laid out as [x rows; baseline rows],
+    /// DeepLIFT's rules (Shrikumar et al. 2017, §3.5) for a batch laid out as [x rows; baseline rows]: the product
+    /// rule of `averagedProductContext` first, then the rescale rule (§3.5.1)
     /// at every node whose registry traits say `.rescale` (Captum's SUPPORTED_NON_LINEAR minus Softmax, which
     /// keeps its ordinary gradient, plus the elementwise nonlinearities listed in docs/methods.md).
     ///
@@ -29,13 +30,16 @@ enum BackwardRules {
                 result[xIndex] = rescale(input: x, output: try context.floatOutput(0), slope: slope, gradient: try context.outputGradient(), epsilon: epsilon)
                 return result
             }
+            if let op = node.op, let averaged = try averagedProductContext(node, context) { return try op.backward(averaged) }
             switch node.traits.deepLift {
             case .rescale:
                 guard let op = node.op as? any ElementwiseFunction else {
                     throw GraphError("DeepLIFT: node '\(node.name)' (\(node.opType)) is registered for the rescale rule but its operator reports no elementwise derivative")
                 }
                 let input = try context.floatInput(0), output = try context.floatOutput(0)
-                return [rescale(input: input, output: output, slope: op.derivative(input: input, output: output), gradient: try context.outputGradient(), epsilon: epsilon)]
+                var result = [Tensor?](repeating: nil, count: context.inputs.count)  // Clip's bounds get none
+                result[0] = rescale(input: input, output: output, slope: op.derivative(input: input, output: output), gradient: try context.outputGradient(), epsilon: epsilon)
+                return result
             case .custom:
                 if let op = node.op as? PoolOperator, op.kind == .max { return [try maxPoolRule(op, context, epsilon: epsilon)] }
                 if let op = node.op as? PowOperator, context.needsGradient.count > 1, !context.needsGradient[1] {
@@ -69,6 +73,33 @@ enum BackwardRules {
             }
         }
         return Tensor(shape: input.shape, storage: result)
+    }
+
+    /// The product rule. A Mul or MatMul of two tensors that both vary with the layer is bilinear:
+    /// Δ(a·b) = ā·Δb + Δa·b̄ exactly, with ā, b̄ the means of the input and baseline halves (the Shapley
+    /// split of the product's two factors). Its multipliers are therefore the ordinary VJP evaluated at the
+    /// averaged operands, which keeps completeness through squeeze-excitation gates, gated FFNs (SwiGLU),
+    /// GELU exported as x·Φ(x) and the Q·Kᵀ and attention·V products of attention. Returns the context with
+    /// both halves of each operand replaced by their mean, or nil when the rule does not apply (a constant
+    /// factor: the ordinary gradient is already exact).
+    static func averagedProductContext(_ node: Graph.Node, _ context: BackwardContext) throws -> BackwardContext? {
+        guard node.opType == "Mul" || node.opType == "MatMul", context.inputs.count == 2,
+            context.needsGradient.count == 2, context.needsGradient[0], context.needsGradient[1]
+        else { return nil }
+        let averaged: [Value?] = try (0..<2).map { .float(averageHalves(try context.floatInput($0))) }
+        return BackwardContext(inputs: averaged, outputs: context.outputs, outputGradients: context.outputGradients, needsGradient: context.needsGradient)
+    }
+
+    /// Both halves of a [x rows; baseline rows] tensor replaced by their elementwise mean.
+    static func averageHalves(_ t: Tensor) -> Tensor {
+        let half = t.count / 2
+        var storage = t.storage
+        for i in 0..<half {
+            let mean = (t.storage[i] + t.storage[half + i]) * 0.5
+            storage[i] = mean
+            storage[half + i] = mean
+        }
+        return Tensor(shape: t.shape, storage: storage)
     }
 
     /// Mul nodes computing x·Sigmoid(x) (SiLU/Swish as torch exports it), by name → the position of x.

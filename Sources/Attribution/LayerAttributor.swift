@@ -55,6 +55,10 @@ public struct LayerAttributor: Sendable {
     let suffixPlan: ExecutionPlan
     let layerFedPlan: ExecutionPlan?
 
+    /// Whether every path from the input to the output passes through the layer, so that a complete method's
+    /// attributions sum to F(x) − F(x′) (a residual stream bypasses an FFN activation: no cut there).
+    public var layerIsCut: Bool { layerFedPlan != nil }
+
     /// Whether the output is affine in the layer (`Graph.hasAffineSuffix`) and the path methods use it:
     /// ∂F/∂layer is then the same at every α, so conductance telescopes to g ⊙ (y(α_n) − y(α_0)) (two
     /// evaluations of the suffix instead of steps + 1) and integrated gradients takes g from the endpoint pass

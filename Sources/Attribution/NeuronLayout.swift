@@ -47,19 +47,23 @@ public struct NeuronLayout: Sendable, Equatable {
     }
 
     /// Sums each sample's elements into its columns: `rows` samples of `count` values → rows × kept.
+    ///
+    /// The sums are accumulated in Float64 and rounded once: a channel's elements often nearly cancel, and a
+    /// Float32 running sum over H·W (or T) elements would add up to H·W roundings (torch's pairwise sum, the
+    /// reference's, adds about log₂(H·W)).
     public func fold(_ values: [Float], rows: Int) -> [Float] {
-        var result = [Float](repeating: 0, count: rows * kept)
+        var result = [Double](repeating: 0, count: rows * kept)
         for n in 0..<rows {
             for o in 0..<outer {
                 for k in 0..<kept {
                     let base = n * count + (o * kept + k) * inner
-                    var sum: Float = 0
-                    for p in 0..<inner { sum += values[base + p] }
+                    var sum: Double = 0
+                    for p in 0..<inner { sum += Double(values[base + p]) }
                     result[n * kept + k] += sum
                 }
             }
         }
-        return result
+        return result.map { Float($0) }
     }
 
     /// Sets `neurons`' elements of each of `rows` samples in `values` to their value in `reference` (one

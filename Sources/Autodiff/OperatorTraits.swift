@@ -14,8 +14,9 @@ public struct OperatorTraits: Sendable, Equatable, CustomStringConvertible {
         case rescale
         /// Moves or copies values (Reshape, Transpose, Slice, Gather): the ordinary gradient is exact.
         case shapeOnly
-        /// Not covered by a DeepLIFT rule (Softmax, LayerNormalization, a product of two varying tensors):
-        /// the ordinary gradient, as DeepSHAP does; completeness is only approximate through it.
+        /// Not covered by a DeepLIFT rule (Softmax, LayerNormalization, Div of two varying tensors): the
+        /// ordinary gradient, as DeepSHAP does; completeness is only approximate through it. (A Mul or MatMul
+        /// of two varying tensors is `linear` here and gets Attribution's product rule.)
         case gradient
         /// A rule of its own (MaxPool's, the SiLU unit x·σ(x)), implemented in Attribution's BackwardRules.
         case custom

@@ -38,7 +38,7 @@ struct AttributionOptions: ParsableArguments {
     @Option(help: "Baseline x′: zero, or an .npy file holding one sample.")
     var baseline = "zero"
 
-    @Option(help: "For (C, H, W) layers: unit keeps C·H·W columns, channel sums over H, W (default: channel for such layers, unit otherwise).")
+    @Option(help: "unit: one column per element (C·H·W, or T·D for a (T, D) sequence layer); channel: sums each channel over H, W, or each of the D features over the T positions (default: channel for (C, H, W) layers, unit otherwise; channels-last tensors need unit).")
     var granularity: Granularity?
 
     func validate() throws {

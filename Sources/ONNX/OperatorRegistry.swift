@@ -6,7 +6,7 @@ import TensorCore
 ///
 /// Adding an op = one entry in a `Registry/*Entries.swift` family file plus its tests (a finite-difference
 /// VJP check in AutodiffTests, a forward check against onnxruntime in ONNXTests where cheap); see
-/// /work/notes/registry.md. Opset-dependent semantics (an attribute that became an input) are resolved by the
+/// docs/architecture.md ("The operator registry"). Opset-dependent semantics (an attribute that became an input) are resolved by the
 /// builder from `context.opset`.
 struct OperatorEntry: Sendable {
     /// "" for the default ai.onnx domain, or e.g. "ai.onnx.ml".

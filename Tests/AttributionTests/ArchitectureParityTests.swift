@@ -107,3 +107,49 @@ struct ArchitectureCase: Sendable, CustomTestStringConvertible {
                 "max |ours − reference| / max |reference| = \(worst / scale); tolerance \(reference.tolerance) (float32 Captum: \(reference.captum_f32_error))")
     }
 }
+
+/// One hidden layer of one export, for the DeepLIFT completeness check.
+struct ArchitectureLayer: Sendable, CustomTestStringConvertible {
+    var export: ArchitectureExport, name: String, tensor: String
+    var testDescription: String { "\(export.model.family) \(name) \(export.flavour)" }
+    static let all = ArchitectureExport.all.flatMap { e in
+        e.model.layers.map { ArchitectureLayer(export: e, name: $0.torch_layer, tensor: $0.tensors[e.flavour]!) }
+    }
+}
+
+/// DeepLIFT's summation to delta, Σ_j attribution_j = F(x) − F(x′), at every layer that is a cut of the graph.
+@Suite struct DeepLiftCompletenessTests {
+    /// Families whose every op after the hooked layers has an exact DeepLIFT rule: linear ops (Conv, Gemm,
+    /// BatchNorm in inference, average pooling, reshapes, Add, Concat), the rescale rule on elementwise
+    /// nonlinearities (Relu, Clip = ReLU6, HardSwish, HardSigmoid, Sigmoid), Captum's MaxPool rule, the SiLU unit
+    /// and the product rule (squeeze-excitation gates). Completeness holds there to float32 rounding.
+    static let complete: Set<String> = [
+        "resnet", "resnext", "wide_resnet", "vgg", "squeezenet", "densenet", "shufflenet", "mnasnet", "mobilenet_v2",
+        "mobilenet_v3", "efficientnet", "efficientnet_v2", "regnet",
+    ]
+
+    /// Through Softmax and LayerNorm (attention blocks: maxvit, albert) DeepLIFT takes the ordinary gradient,
+    /// the DeepLIFT paper's and DeepSHAP's choice for non-elementwise ops, and completeness is only approximate:
+    /// the error is of the order of |ΔF| itself (0.21–0.44 on maxvit, 3.6 on ALBERT's embedding projection,
+    /// docs/methods.md). The bound catches a rule gone wrong (rescaling σ alone inside x·σ(x) gave 1e4 on
+    /// efficientnet).
+    static let approximateBound: Float = 5
+
+    @Test(arguments: ArchitectureLayer.all)
+    func sumOfAttributionsIsTheOutputDifference(_ c: ArchitectureLayer) throws {
+        let attributor = try c.export.attributor(layer: c.tensor, method: .deeplift, granularity: .channel)
+        guard attributor.layerIsCut else { return }  // an FFN activation beside a residual stream: no sum rule
+        let samples = try c.export.samples, targets = try c.export.targets
+        let baselines = Tensor(zeros: samples.shape)
+        let result = try attributor.attribute(samples: samples, baselines: baselines, targets: targets)
+        let plan = try c.export.loaded.plan(targets: ["output"])
+        let outputs = try plan.forward(feeds: ["x": .float(samples)]).tensor("output")
+        let references = try plan.forward(feeds: ["x": .float(baselines)]).tensor("output")
+        let width = outputs.count / targets.count
+        let difference = targets.indices.map { i in abs(outputs.storage[i * width + targets[i]] - references.storage[i * width + targets[i]]) }
+        let delta = try #require(result.delta)
+        let relative = delta.map(abs).max()! / max(difference.max()!, 1e-12)
+        let bound = Self.complete.contains(c.export.model.family) ? 1e-3 : Self.approximateBound
+        #expect(relative <= bound, "|Σ attribution − ΔF| / max |ΔF| = \(relative)")
+    }
+}

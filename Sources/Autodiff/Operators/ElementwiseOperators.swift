@@ -95,7 +95,7 @@ public struct ActivationOperator: ElementwiseFunction {
 /// ONNX Clip: min/max from attributes (opset < 11) or optional inputs 1 and 2 (opset ≥ 11).
 /// VJP: g·[min ≤ x ≤ max].
 public struct ClipOperator: Operator {
-    public var defaultTraits: OperatorTraits { .gradient }
+    public var defaultTraits: OperatorTraits { .rescale }
     public var minimum: Float?, maximum: Float?
     public init(minimum: Float? = nil, maximum: Float? = nil) {
         self.minimum = minimum
@@ -122,6 +122,11 @@ public struct ClipOperator: Operator {
         result[0] = try context.outputGradient().zipMap(x) { ($1 >= low && $1 <= high) ? $0 : 0 }
         return result
     }
+}
+
+extension ClipOperator: ElementwiseFunction {
+    /// 1 where the value passed unclipped (y = x, bounds included, as `backward`), 0 where it was clipped.
+    public func derivative(input x: Tensor, output y: Tensor) -> Tensor { y.zipMap(x) { $0 == $1 ? 1 : 0 } }
 }
 
 /// ONNX Softmax / LogSoftmax. Opset ≥ 13: over one axis (default −1). Opset < 13: the input is coerced to

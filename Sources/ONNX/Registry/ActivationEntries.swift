@@ -2,8 +2,9 @@ import Autodiff
 import TensorCore
 
 /// Pointwise activations that Captum's DeepLIFT rescales (Relu, LeakyRelu, Elu, Sigmoid, Tanh, Softplus),
-/// identities, Softmax/LogSoftmax and Clip (ordinary gradient under DeepLIFT, as Captum: it has no rule for
-/// ReLU6/Hardtanh, and Softmax is not elementwise).
+/// Clip (ReLU6, Hardtanh: Captum has no rule and takes the gradient; ModScope rescales it like every other
+/// elementwise nonlinearity, which keeps completeness on MobileNetV2), identities, and Softmax/LogSoftmax
+/// (ordinary gradient under DeepLIFT, as Captum: Softmax is not elementwise).
 extension OperatorRegistry {
     static let activationEntries: [OperatorEntry] = [
         OperatorEntry("Relu", traits: .rescale) { _ in ActivationOperator(.relu) },
@@ -18,7 +19,7 @@ extension OperatorRegistry {
         OperatorEntry("Dropout", traits: .linear) { c in ActivationOperator(.identity, outputCount: c.node.output.count) },
         OperatorEntry("Softmax", traits: .gradient) { c in softmax(c, logarithm: false) },
         OperatorEntry("LogSoftmax", traits: .gradient) { c in softmax(c, logarithm: true) },
-        OperatorEntry("Clip", traits: .gradient) { c in
+        OperatorEntry("Clip", traits: .rescale) { c in
             // Bounds are attributes before opset 11, optional inputs from 11.
             let legacy = c.opset < 11
             return ClipOperator(minimum: legacy ? c.attributes.float("min") : nil, maximum: legacy ? c.attributes.float("max") : nil)
