@@ -516,9 +516,13 @@ public struct CoordinatorCore {
         return durations.sorted()[durations.count / 2]
     }
 
-    /// The next shard this worker may take, or nil.
+    /// The next shard this worker may take, or nil. A shard that failed goes to another worker than the one it
+    /// last failed on, unless that worker is the only one connected: then it retries there (and is poisoned
+    /// after `maxAttempts`), so a deterministic failure ends the run instead of waiting for a worker that may
+    /// never come.
     private mutating func nextShard(for w: Worker) -> Int? {
-        if let i = retryQueue.firstIndex(where: { shards[$0].status == .pending && shards[$0].lastFailedBy != w.incarnation }) {
+        let alone = workers.count <= 1
+        if let i = retryQueue.firstIndex(where: { shards[$0].status == .pending && (alone || shards[$0].lastFailedBy != w.incarnation) }) {
             return retryQueue.remove(at: i)
         }
         retryQueue.removeAll { shards[$0].status != .pending }
@@ -530,7 +534,7 @@ public struct CoordinatorCore {
                 i += 1
                 continue
             }
-            if shards[s].lastFailedBy != w.incarnation {
+            if alone || shards[s].lastFailedBy != w.incarnation {
                 if i == queueHead { queueHead += 1 } else { queue.remove(at: i) }
                 return s
             }

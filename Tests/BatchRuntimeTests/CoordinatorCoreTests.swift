@@ -191,6 +191,17 @@ import Testing
         #expect(d.contains { if case .journal(.poison(shard: 0, _)) = $0 { return true } else { return false } })
     }
 
+    /// With one worker connected, a failed shard is retried on it (no other worker may ever come) until it is
+    /// poisoned, so the run ends instead of waiting forever (seen: a multi-layer ablation hung on --workers 1).
+    @Test func loneWorkerRetriesItsFailedShardUntilPoisoned() throws {
+        var core = try makeCore { $0.maxAttempts = 2 }
+        _ = hello(&core, peer: [1], inc: 10)
+        let a = core.handle(.message([1], msg(.fail(failureClass: .computation, sampleRow: 3, message: "bad"), .fail, inc: 10, shard: 0, attempt: 1)), now: 1)
+        #expect(assigns(a).contains { $0.0 == [1] && $0.1 == 0 && $0.2 == 2 })
+        _ = core.handle(.message([1], msg(.fail(failureClass: .computation, sampleRow: 3, message: "bad"), .fail, inc: 10, shard: 0, attempt: 2)), now: 2)
+        #expect(core.status(of: 0) == .poisoned)
+    }
+
     /// Workers that say goodbye (scale-down, SIGTERM) hand their shards back: re-queued at once, never blamed,
     /// and the copies do not use up the shard's attempts.
     @Test func goodbyeHandsShardsBackWithoutUsingAttempts() throws {

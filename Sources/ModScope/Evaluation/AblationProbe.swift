@@ -59,8 +59,10 @@ struct AblationProbe {
         }
         reference = labels ?? predictions
         let layerShape = Array(activations.shape.dropFirst())
-        guard let layout = NeuronLayout.matching(columns: spec.neuronCount, layerShape: layerShape) else {
-            throw AttributionError("the matrix has \(spec.neuronCount) columns, which is neither a column per unit nor per channel of layer '\(spec.layer)' (shape \(layerShape)): pass the matrix made for this layer")
+        // The first layer's columns (all of them for one layer; several layers are checked one by one when ablated).
+        let columns = layers[0].count
+        guard let layout = NeuronLayout.matching(columns: columns, layerShape: layerShape) else {
+            throw AttributionError("the matrix has \(columns) columns for layer '\(first)', which is neither a column per unit nor per channel of its shape \(layerShape): pass the matrix made for this layer")
         }
         neuronLayout = layout
     }
