@@ -37,6 +37,7 @@ torch.set_num_threads(2)
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from make_attribution_fixtures import match_tensor, capture  # noqa: E402
+from make_architecture_fixtures import export  # noqa: E402
 
 STEPS = 50
 LAYERS = ["bert.encoder.layer.0.intermediate.intermediate_act_fn", "bert.encoder.layer.5.intermediate.intermediate_act_fn"]
@@ -67,15 +68,6 @@ def same_length_sentences(tokenizer):
     for s in SENTENCES:
         groups[len(tokenizer(s)["input_ids"])].append(s)
     return max(groups.values(), key=len)
-
-
-def export(model, x, path, flavour):
-    if flavour == "dynamo":
-        torch.onnx.export(model, (x,), path, dynamo=True, external_data=False, opset_version=20, input_names=["x"],
-                          output_names=["output"], dynamic_shapes=({0: torch.export.Dim("batch")},))
-    else:
-        torch.onnx.export(model, (x,), path, dynamo=False, opset_version=20, input_names=["x"],
-                          output_names=["output"], dynamic_axes={"x": {0: "batch"}, "output": {0: "batch"}})
 
 
 def modscope(binary, folder, model, layer, method, out):
@@ -132,7 +124,7 @@ def main():
             references.append((path, ref.numpy(), float((low - ref).abs().max()) / scale))
         for flavour in ["dynamo", "legacy"]:
             onnx_path = os.path.join(folder, f"minilm_{flavour}.onnx")
-            export(model, x, onnx_path, flavour)
+            export(model, tuple(x.shape[1:]), onnx_path, flavour)
             out = os.path.join(folder, "out.npy")
             embedding = modscope(binary, folder, onnx_path, "output", "activation", out)
             error = np.abs(embedding - encoded).max()
