@@ -98,7 +98,7 @@ let package = Package(
             dependencies: [
                 "ModScope", "ONNX", "ArrayFiles", "Biclustering", "Attribution", "BatchRuntime", "CZlib",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-            ]),
+            ], exclude: ["Fixtures"]),
         .testTarget(
             name: "ModScopeCLITests", dependencies: ["ModScope", "ArrayFiles", "BatchRuntime", "TestSupport"], exclude: ["Fixtures"]),
     ]

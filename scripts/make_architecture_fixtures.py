@@ -67,7 +67,7 @@ FLAVOURS = ["dynamo", "legacy"]
 # (the first at most WELL_CONDITIONED).
 PATH_METHODS = ["conductance", "integrated-gradients"]
 NOISE_DRAWS = 3
-DRAWS = 4
+DRAWS = 12
 WELL_CONDITIONED = 1e-4
 
 

@@ -107,3 +107,44 @@ func pathExtension(_ path: String) -> String {
     guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "" }
     return name[name.index(after: dot)...].lowercased()
 }
+
+/// Several arrays with the same number of samples read as one table: sample i is the concatenation of every
+/// part's sample i (flattened, in part order). The samples of a model with several inputs (`--data` .npz keyed
+/// by input names); integer parts convert exactly below 2^24 (`NPYReader.floatRows`).
+public struct ConcatenatedSampleTable: SampleTable {
+    public struct Part: Sendable {
+        public let name: String
+        public let table: any SampleTable
+        public init(name: String, table: any SampleTable) {
+            self.name = name
+            self.table = table
+        }
+    }
+
+    public let parts: [Part]
+    public let rowCount: Int
+    public var rowShape: [Int] { [parts.reduce(0) { $0 + $1.table.elementsPerSample }] }
+
+    /// - Throws: `ArrayFileError` naming the part whose sample count differs from the first's.
+    public init(parts: [Part], source: String) throws {
+        precondition(!parts.isEmpty, "a concatenated table needs parts")
+        let count = parts[0].table.rowCount
+        if let other = parts.first(where: { $0.table.rowCount != count }) {
+            throw ArrayFileError(
+                "\(source): '\(parts[0].name)' has \(count) samples but '\(other.name)' has \(other.table.rowCount); every array needs the same first axis N")
+        }
+        self.parts = parts
+        self.rowCount = count
+    }
+
+    public func floatRows(_ range: Range<Int>) throws -> [Float] {
+        let blocks = try parts.map { try $0.table.floatRows(range) }
+        let sizes = parts.map(\.table.elementsPerSample)
+        var packed = [Float]()
+        packed.reserveCapacity(range.count * sizes.reduce(0, +))
+        for i in 0..<range.count {
+            for (block, size) in zip(blocks, sizes) { packed.append(contentsOf: block[(i * size)..<((i + 1) * size)]) }
+        }
+        return packed
+    }
+}

@@ -42,4 +42,7 @@ public enum Granularity: String, Sendable, CaseIterable, Codable {
     case unit
     /// One column per channel: the sum over H, W (keeps completeness).
     case channel
+    /// For a (T, D) sequence layer: one matrix row per (sample, position), row n·T + t, and D columns — the
+    /// `unit` matrix reshaped from (N, T·D) to (N·T, D), the same bytes.
+    case token
 }

@@ -26,7 +26,7 @@ public struct BlockedAttribution: Sendable {
     }
 
     public struct Output: Sendable {
-        /// (rows, neuronCount) row-major.
+        /// (samples · rowsPerSample, neuronCount) row-major.
         public var attributions: [Float]
         public var delta: [Float]?
         public var targets: [Int]
@@ -35,7 +35,8 @@ public struct BlockedAttribution: Sendable {
     /// Attributions for samples `range` (whose lower bound is a multiple of the block size).
     /// - Parameters:
     ///   - samples: the range's samples, row-major (range.count × sample size).
-    ///   - baselines: the same layout, or a single sample broadcast to all rows.
+    ///   - baselines: values at the interpolation tensor (`pathShape`), one per sample in the range or a single
+    ///     one broadcast to all.
     ///   - targets: one per sample in the range, or nil for the predicted unit.
     public func attribute(
         range: Range<Int>, samples: [Float], baselines: [Float], targets: [Int]?,
@@ -43,9 +44,10 @@ public struct BlockedAttribution: Sendable {
     ) throws -> Output {
         let blockSize = attributor.configuration.blockSamples
         precondition(range.lowerBound % blockSize == 0, "blocks must start at multiples of \(blockSize)")
-        let perSample = attributor.sampleShape.reduce(1, *)
+        let perSample = attributor.inputs.elementsPerSample
+        let perBaseline = attributor.pathShape.reduce(1, *)
         precondition(samples.count == range.count * perSample, "sample count does not match the range")
-        precondition(baselines.count == samples.count || baselines.count == perSample, "baseline size mismatch")
+        precondition(baselines.count == range.count * perBaseline || baselines.count == perBaseline, "baseline size mismatch")
         let blocks = stride(from: 0, to: range.count, by: blockSize).map { $0..<min($0 + blockSize, range.count) }
         let columns = attributor.neuronCount
         let results = BlockResults(count: blocks.count)
@@ -54,10 +56,12 @@ public struct BlockedAttribution: Sendable {
             let block = blocks[index]
             let x = Tensor(shape: [block.count] + attributor.sampleShape, storage: Array(samples[(block.lowerBound * perSample)..<(block.upperBound * perSample)]))
             let xb: Tensor
-            if baselines.count == perSample {
-                xb = Tensor(shape: x.shape, storage: (0..<block.count).flatMap { _ in baselines })
+            let baselineShape = [block.count] + attributor.pathShape
+            if baselines.count == perBaseline {
+                xb = Tensor(shape: baselineShape, storage: (0..<block.count).flatMap { _ in baselines })
             } else {
-                xb = Tensor(shape: x.shape, storage: Array(baselines[(block.lowerBound * perSample)..<(block.upperBound * perSample)]))
+                xb = Tensor(
+                    shape: baselineShape, storage: Array(baselines[(block.lowerBound * perBaseline)..<(block.upperBound * perBaseline)]))
             }
             let blockTargets = targets.map { Array($0[block]) }
             let result = try attributor.attribute(samples: x, baselines: xb, targets: blockTargets)
@@ -66,7 +70,7 @@ public struct BlockedAttribution: Sendable {
         }
         try Parallel.forEach(count: blocks.count, threads: threads, work)
         var output = Output(attributions: [], delta: attributor.configuration.method.hasCompleteness ? [] : nil, targets: [])
-        output.attributions.reserveCapacity(range.count * columns)
+        output.attributions.reserveCapacity(range.count * attributor.rowsPerSample * columns)
         for index in 0..<blocks.count {
             let result = results.value(index)
             output.attributions.append(contentsOf: result.attributions)

@@ -36,27 +36,39 @@ public struct AttributionConfiguration: Sendable, Codable, Equatable {
 /// docs/methods.md). The attributor is immutable and safe to use from several threads at once.
 public struct LayerAttributor: Sendable {
     public let graph: Graph
+    /// The graph inputs a sample carries (one float input for image and tabular models).
+    public let inputs: ModelInputs
+    /// The float tensor where the straight path from baseline to input is taken (`--interpolate-at`): a float
+    /// graph input, or an intermediate such as a word-embedding output. Every other input stays the sample's
+    /// own at every point of the path.
     public let inputName: String
     public let layer: String
     public let output: String
     public let configuration: AttributionConfiguration
-    /// Shape of one sample at the input, at the layer, and the output width (units per sample).
+    /// Shape of a packed sample (`ModelInputs.packedShape`), of one sample at the interpolation tensor and at
+    /// the layer, and the output width (units per sample).
     public let sampleShape: [Int]
+    public let pathShape: [Int]
     public let layerShape: [Int]
     public let outputWidth: Int
     public let granularity: Granularity
     /// Columns of the attribution matrix.
     public let neuronCount: Int
+    /// Matrix rows per sample: T for `token` granularity on a (T, D) layer, else 1.
+    public let rowsPerSample: Int
 
-    /// Plans: forward to output, layer and the affine frontier; the path suffix fed at the frontier; the
+    /// Plans: the interpolation tensor from the graph inputs (nil when it is one); forward to output, layer
+    /// and the affine frontier from the interpolation tensor; the path suffix fed at the frontier; the
     /// layer-fed plan for layer-space integration when the layer is a cut.
+    let prefixPlan: ExecutionPlan?
     let endpointPlan: ExecutionPlan
     let frontier: String
     let suffixPlan: ExecutionPlan
     let layerFedPlan: ExecutionPlan?
 
-    /// Whether every path from the input to the output passes through the layer, so that a complete method's
-    /// attributions sum to F(x) − F(x′) (a residual stream bypasses an FFN activation: no cut there).
+    /// Whether every path from the interpolation tensor to the output passes through the layer, so that a
+    /// complete method's attributions sum to F(x) − F(x′) (a residual stream bypasses an FFN activation: no
+    /// cut there).
     public var layerIsCut: Bool { layerFedPlan != nil }
 
     /// Whether the output is affine in the layer (`Graph.hasAffineSuffix`) and the path methods use it:
@@ -65,10 +77,23 @@ public struct LayerAttributor: Sendable {
     /// (g ⊙ (y(x) − y(x′)) · Σ_k w_k). The numbers agree with the full sums to Float32 rounding.
     public let affineSuffix: Bool
 
-    /// - Parameter telescoping: use the affine-suffix shortcut when the graph allows it (tests turn it off to
-    ///   compare with the full sums).
+    /// One float input `input` of per-sample shape `sampleShape`, interpolated at the input.
     public init(
         graph: Graph, input: String, layer: String, output: String, sampleShape: [Int],
+        configuration: AttributionConfiguration, telescoping: Bool = true
+    ) throws {
+        try self.init(
+            graph: graph, inputs: .single(input, shape: sampleShape), interpolateAt: input, layer: layer, output: output,
+            configuration: configuration, telescoping: telescoping)
+    }
+
+    /// - Parameters:
+    ///   - inputs: the graph inputs each sample carries, in packing order.
+    ///   - interpolateAt: the float tensor the path methods interpolate (and DeepLIFT's reference point).
+    ///   - telescoping: use the affine-suffix shortcut when the graph allows it (tests turn it off to compare
+    ///     with the full sums).
+    public init(
+        graph: Graph, inputs: ModelInputs, interpolateAt: String, layer: String, output: String,
         configuration: AttributionConfiguration, telescoping: Bool = true
     ) throws {
         guard AttributionConfiguration.stepRange.contains(configuration.steps)
@@ -77,39 +102,36 @@ public struct LayerAttributor: Sendable {
             let range = AttributionConfiguration.stepRange
             throw AttributionError("--steps must be within \(range.lowerBound)...\(range.upperBound) (got \(configuration.steps))")
         }
-        guard layer != input else {
-            throw AttributionError("--layer '\(layer)' is the model input; choose a hidden layer (see `modscope inspect`)")
+        guard layer != interpolateAt else {
+            throw AttributionError(
+                "--layer '\(layer)' is where the path starts (the model input or --interpolate-at); choose a hidden layer after it (see `modscope inspect`)")
         }
         self.graph = graph
-        self.inputName = input
+        self.inputs = inputs
+        self.inputName = interpolateAt
         self.layer = layer
         self.output = output
         self.configuration = configuration
-        self.sampleShape = sampleShape
-
-        // The layer must lie on the path from the input to the output.
-        let fromInput = graph.descendants(of: [input])
-        let towardOutput = Set(graph.ancestorNodes(of: [output]).flatMap { graph.nodes[$0].outputs })
-        guard towardOutput.contains(layer) || layer == output else {
-            throw AttributionError(
-                "--layer '\(layer)' does not feed --output '\(output)', so it has no attribution for it; pick a layer between the input and the output (`modscope inspect` marks them with *)")
-        }
-        guard fromInput.contains(layer) else {
-            throw AttributionError("--layer '\(layer)' does not depend on the model input '\(input)'; pick a hidden layer")
-        }
-        let frontier = graph.affineFrontier(input: input, layer: layer, output: output)
+        self.sampleShape = inputs.packedShape
+        try Self.checkPlacement(graph: graph, interpolateAt: interpolateAt, layer: layer, output: output)
+        let frontier = graph.affineFrontier(input: interpolateAt, layer: layer, output: output)
         self.frontier = frontier
         affineSuffix = telescoping && graph.hasAffineSuffix(layer: layer, output: output)
+        let isGraphInput = inputs.slot(named: interpolateAt) != nil
         do {
-            endpointPlan = try ExecutionPlan(graph: graph, targets: Array(Set([output, layer, frontier])))
+            prefixPlan = isGraphInput ? nil : try ExecutionPlan(graph: graph, targets: [interpolateAt])
+            endpointPlan = try ExecutionPlan(
+                graph: graph, targets: Array(Set([output, layer, frontier])), fed: isGraphInput ? [] : [interpolateAt])
             suffixPlan = try ExecutionPlan(graph: graph, targets: [output, layer], fed: [frontier])
             let fed = try ExecutionPlan(graph: graph, targets: [output], fed: [layer])
-            layerFedPlan = fed.reads(input) ? nil : fed
+            layerFedPlan = fed.reads(interpolateAt) ? nil : fed
         } catch let error as GraphError {
             throw AttributionError(error.message)
         }
         // Shapes from one zero sample.
-        let probe = try endpointPlan.forward(feeds: [input: .float(Tensor(zeros: [1] + sampleShape))])
+        let zero = inputs.feeds([Float](repeating: 0, count: inputs.elementsPerSample), rows: 1)
+        let pathValue = try Self.pathValue(at: interpolateAt, feeds: zero, prefixPlan: prefixPlan)
+        let probe = try endpointPlan.forward(feeds: zero.merging([interpolateAt: .float(pathValue)]) { $1 })
         let layerValue = try probe.tensor(layer), outputValue = try probe.tensor(output)
         // Every method differentiates the output with respect to the layer: refuse an op without a VJP now.
         do { try probe.checkGradientPath(seeds: [output], withRespectTo: [layer]) } catch let error as GraphError {
@@ -118,11 +140,59 @@ public struct LayerAttributor: Sendable {
         guard layerValue.rank >= 1, layerValue.shape[0] == 1, outputValue.shape.first == 1 else {
             throw AttributionError("--layer '\(layer)' has shape \(layerValue.shape) at batch 1; its first dimension must be the batch")
         }
+        pathShape = Array(pathValue.shape.dropFirst())
         layerShape = Array(layerValue.shape.dropFirst())
         outputWidth = outputValue.count
         let resolved = configuration.granularity ?? (layerShape.count >= 3 ? .channel : .unit)
+        if resolved == .token && layerShape.count != 2 {
+            throw AttributionError(
+                "--granularity token needs a (T, D) sequence layer, but --layer '\(layer)' has shape \(layerShape) per sample; use unit or channel")
+        }
         granularity = resolved
-        neuronCount = resolved == .channel ? NeuronLayout.channel(layerShape).kept : layerShape.reduce(1, *)
+        switch resolved {
+        case .channel: (neuronCount, rowsPerSample) = (NeuronLayout.channel(layerShape).kept, 1)
+        case .token: (neuronCount, rowsPerSample) = (layerShape[1], layerShape[0])
+        case .unit: (neuronCount, rowsPerSample) = (layerShape.reduce(1, *), 1)
+        }
+    }
+
+    /// The layer must lie between the interpolation tensor and the output, and the interpolation tensor must
+    /// be a float tensor of the graph.
+    private static func checkPlacement(graph: Graph, interpolateAt: String, layer: String, output: String) throws {
+        let towardOutput = Set(graph.ancestorNodes(of: [output]).flatMap { graph.nodes[$0].outputs })
+        guard towardOutput.contains(layer) || layer == output else {
+            throw AttributionError(
+                "--layer '\(layer)' does not feed --output '\(output)', so it has no attribution for it; pick a layer between the input and the output (`modscope inspect` marks them with *)")
+        }
+        guard graph.descendants(of: [interpolateAt]).contains(layer) else {
+            throw AttributionError(
+                "--layer '\(layer)' does not depend on '\(interpolateAt)', where the path starts; pick a hidden layer after it, or another --interpolate-at")
+        }
+    }
+
+    /// The interpolation tensor's value for the given graph feeds: the fed input itself, or the prefix plan's
+    /// result (which must be a float tensor).
+    static func pathValue(at name: String, feeds: [String: Value], prefixPlan: ExecutionPlan?) throws -> Tensor {
+        let value: Value?
+        if let prefixPlan {
+            let execution: Execution
+            do { execution = try prefixPlan.forward(feeds: feeds) } catch let error as GraphError {
+                throw AttributionError(error.message)
+            }
+            value = execution.values[name]
+        } else {
+            value = feeds[name]
+        }
+        guard case .float(let tensor)? = value else {
+            throw AttributionError(
+                "--interpolate-at '\(name)' is not a float tensor (it holds integers); the path must start at a float tensor such as the embedding output (`modscope inspect` names it)")
+        }
+        return tensor
+    }
+
+    /// The interpolation tensor's value on `rows` packed samples: (rows, *pathShape).
+    public func pathValues(packed: [Float], rows: Int) throws -> Tensor {
+        try Self.pathValue(at: inputName, feeds: inputs.feeds(packed, rows: rows), prefixPlan: prefixPlan)
     }
 
     /// One line saying which shortcuts the path methods take (for `attribute`'s output and the run's log), or
@@ -153,15 +223,19 @@ public struct LayerAttributor: Sendable {
         public var targets: [Int]
     }
 
-    /// Attributions of one block. `samples` and `baselines` are (B, *sampleShape); `targets` gives one index per
-    /// sample, or nil to explain the predicted unit (argmax of the output at the real input).
+    /// Attributions of one block. `samples` is (B, *sampleShape): packed samples (`ModelInputs`); `baselines`
+    /// is (B, *pathShape): the baseline's value at the interpolation tensor; `targets` gives one index per
+    /// sample, or nil to explain the predicted unit (argmax of the output at the real input). The result has
+    /// B · rowsPerSample rows of neuronCount values.
     public func attribute(samples x: Tensor, baselines xb: Tensor, targets requested: [Int]?) throws -> BlockResult {
         let b = x.shape[0]
-        precondition(xb.shape == x.shape, "baselines must match the samples")
+        precondition(xb.shape == [b] + pathShape, "baselines must match the samples at the interpolation tensor")
         if let requested { precondition(requested.count == b) }
         let method = configuration.method
+        let own = inputs.feeds(x.storage, rows: b)
+        let px = try Self.pathValue(at: inputName, feeds: own, prefixPlan: prefixPlan)
         if [.gradient, .gradientTimesActivation, .guidedBackprop, .activation].contains(method) {
-            let execution = try endpointPlan.forward(feeds: [inputName: .float(x)])
+            let execution = try endpointPlan.forward(feeds: own.merging([inputName: .float(px)]) { $1 })
             let out = try execution.tensor(output)
             let targets = try requested ?? Self.argmax(out, rows: b)
             try check(targets)
@@ -174,8 +248,9 @@ public struct LayerAttributor: Sendable {
             return BlockResult(attributions: reduce(g, rows: b), delta: nil, targets: targets)
         }
 
-        // Path methods and DeepLIFT start from one forward pass over [x; x′].
-        let endpoints = try endpointPlan.forward(feeds: [inputName: .float(Tensor.concatenateRows([x, xb]))])
+        // Path methods and DeepLIFT start from one forward pass over [x; x′] (the other inputs: the sample's own).
+        let context = PathContext(attributor: self, packed: x.storage, rows: b)
+        let endpoints = try endpointPlan.forward(feeds: context.feeds(tiles: 2, [inputName: .float(Tensor.concatenateRows([px, xb]))]))
         let out = try endpoints.tensor(output)
         let targets = try requested ?? Self.argmax(out.rows(0..<b), rows: b)
         try check(targets)
@@ -189,22 +264,43 @@ public struct LayerAttributor: Sendable {
                 seeds: [output: seed], withRespectTo: [layer], rule: BackwardRules.deepLift(epsilon: configuration.deepLiftEpsilon, graph: graph))[layer]!
             attribution = ax.zipMap(ab, -).zipMap(m.rows(0..<b), *)
         case .conductance:
-            attribution = try conductance(endpoints: endpoints, rows: b, targets: targets)
+            attribution = try conductance(endpoints: endpoints, context: context, targets: targets)
         case .integratedGradients:
-            attribution = try integratedGradients(x: x, ax: ax, ab: ab, targets: targets, endpoints: endpoints)
+            attribution = try integratedGradients(px: px, ax: ax, ab: ab, targets: targets, endpoints: endpoints, context: context)
         default:
             preconditionFailure("handled above")
         }
         let rows = reduce(attribution, rows: b)
-        let columns = rows.count / max(b, 1)
+        return BlockResult(attributions: rows, delta: completenessGap(rows, out: out, rows: b, targets: targets), targets: targets)
+    }
+
+    /// Σ attribution − (F_t(x) − F_t(x′)) per sample; `out` holds [x; x′]'s outputs.
+    private func completenessGap(_ rows: [Float], out: Tensor, rows b: Int, targets: [Int]) -> [Float] {
+        let perSample = rows.count / max(b, 1)
         var delta = [Float](repeating: 0, count: b)
         for i in 0..<b {
             var sum: Float = 0
-            for j in 0..<columns { sum += rows[i * columns + j] }
+            for j in 0..<perSample { sum += rows[i * perSample + j] }
             let t = targets[i]
             delta[i] = sum - (out.storage[i * outputWidth + t] - out.storage[(b + i) * outputWidth + t])
         }
-        return BlockResult(attributions: rows, delta: delta, targets: targets)
+        return delta
+    }
+
+    /// The block's own inputs, tiled for batches of several path points: every input but the interpolation
+    /// tensor stays the sample's own at every point (Captum with `additional_forward_args`).
+    struct PathContext {
+        let attributor: LayerAttributor
+        let packed: [Float]
+        let rows: Int
+
+        /// The block's graph inputs repeated `tiles` times step-major, with `extra` feeds on top.
+        func feeds(tiles: Int, _ extra: [String: Value]) -> [String: Value] {
+            let inputs = attributor.inputs
+            // A lone float input interpolated directly is always replaced by the extra feed: skip copying it.
+            if inputs.slots.count == 1 && inputs.slots[0].name == attributor.inputName { return extra }
+            return inputs.feeds(packed, rows: rows, tiles: tiles).merging(extra) { $1 }
+        }
     }
 
     /// The frontier's values at each α, step-major rows k·B + i, in Captum's interpolation order:
@@ -218,12 +314,13 @@ public struct LayerAttributor: Sendable {
 
     /// LayerConductance: m = steps + 1 points, step-major rows k·B + i; Σ_{k<m−1} G_k ⊙ (A_{k+1} − A_k), or,
     /// with an affine suffix, G ⊙ (A_{m−1} − A_0) from the suffix at the two end points only.
-    private func conductance(endpoints: Execution, rows b: Int, targets: [Int]) throws -> Tensor {
+    private func conductance(endpoints: Execution, context: PathContext, targets: [Int]) throws -> Tensor {
+        let b = context.rows
         let m = configuration.steps + 1
         let allAlphas = configuration.quadrature.points(m).alphas.map { Float($0) }
         let alphas = affineSuffix ? [allAlphas[0], allAlphas[m - 1]] : allAlphas
         let path = try frontierPath(endpoints, rows: b, alphas: alphas)
-        let execution = try suffixPlan.forward(feeds: [frontier: .float(path)])
+        let execution = try suffixPlan.forward(feeds: context.feeds(tiles: alphas.count, [frontier: .float(path)]))
         let out = try execution.tensor(output)
         // With an affine suffix the gradient is the same at both points: seed the first only.
         let seed = oneHot(targets, rows: b, tiles: affineSuffix ? 1 : m, like: out)
@@ -253,7 +350,7 @@ public struct LayerAttributor: Sendable {
     /// (a(x) − a(x′)) ⊙ Σ_k w_k G_k with the weights rounded to Float32 as Captum does.
     /// With an affine suffix every G_k is the gradient at the endpoint pass's real input, so no path is run.
     private func integratedGradients(
-        x: Tensor, ax: Tensor, ab: Tensor, targets: [Int], endpoints: Execution
+        px: Tensor, ax: Tensor, ab: Tensor, targets: [Int], endpoints: Execution, context: PathContext
     ) throws -> Tensor {
         let n = configuration.steps
         let (alphas, weights) = configuration.quadrature.points(n)
@@ -267,12 +364,13 @@ public struct LayerAttributor: Sendable {
         let path = Tensor.concatenateRows(alphas.map { alpha in ab.zipMap(difference) { $0 + Float(alpha) * $1 } })
         let execution: Execution
         if let layerFedPlan {
-            execution = try layerFedPlan.forward(feeds: [layer: .float(path)])
+            execution = try layerFedPlan.forward(feeds: context.feeds(tiles: n, [layer: .float(path)]))
         } else {
             // Tensors that bypass the layer still see the real input (Captum's behaviour).
-            let tiled = Tensor.concatenateRows([Tensor](repeating: x, count: n))
+            let tiled = Tensor.concatenateRows([Tensor](repeating: px, count: n))
             let replacement: TensorReplacement = { _ in path }
-            execution = try endpointPlan.forward(feeds: [inputName: .float(tiled)], replacing: [layer: replacement])
+            execution = try endpointPlan.forward(
+                feeds: context.feeds(tiles: n, [inputName: .float(tiled)]), replacing: [layer: replacement])
         }
         let out = try execution.tensor(output)
         let seed = oneHot(targets, rows: ax.shape[0], tiles: n, like: out)
@@ -312,7 +410,7 @@ public struct LayerAttributor: Sendable {
 
     /// Flattens per-sample attributions to matrix rows; for `channel`, sums as `NeuronLayout.channel` says.
     private func reduce(_ t: Tensor, rows b: Int) -> [Float] {
-        guard granularity == .channel, layerShape.count >= 2 else { return t.storage }
+        guard granularity == .channel, layerShape.count >= 2 else { return t.storage }  // token: unit's bytes
         return NeuronLayout.channel(layerShape).fold(t.storage, rows: b)
     }
 }

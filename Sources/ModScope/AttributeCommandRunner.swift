@@ -46,7 +46,8 @@ public struct AttributeCommandRunner {
         let alignment = AttributionConfiguration.shardAlignment
         // A name of this process alone next to the output: renamed over it only when complete.
         let partial = outputPath + ".partial-\(getpid())"
-        let writer = try NPYRowWriter(creating: partial, rows: spec.rowCount, columns: spec.neuronCount)
+        let writer = try NPYRowWriter(creating: partial, rows: spec.matrixRowCount, columns: spec.neuronCount)
+        let rowsPerSample = spec.matrixRowsPerSample
         var completed = false
         defer {
             writer.close()
@@ -59,7 +60,7 @@ public struct AttributeCommandRunner {
         if batchSize == nil {
             // The first block, on one thread, measures the memory a block takes; its rows are kept.
             let calibration = try AttributionCalibrator.calibrate(spec: spec, model: model, table: table, samples: 0) { range, output in
-                try writer.writeRows(startingAt: range.lowerBound, output.attributions)
+                try writer.writeRows(startingAt: range.lowerBound * rowsPerSample, output.attributions)
                 delta.append(contentsOf: output.delta ?? [])
                 progress.advance(by: range.count)
                 firstRow = range.upperBound
@@ -77,9 +78,9 @@ public struct AttributeCommandRunner {
             let output = try computer.rows(range, samples: samples) { progress.advance(by: $0) }
             if let bad = firstNonFinite(in: output.attributions) {
                 throw InputError(
-                    "the attribution of sample \(range.lowerBound + bad / spec.neuronCount) is not finite; the model overflows on it (check the data's scale)")
+                    "the attribution of sample \(range.lowerBound + bad / (spec.neuronCount * rowsPerSample)) is not finite; the model overflows on it (check the data's scale)")
             }
-            try writer.writeRows(startingAt: range.lowerBound, output.attributions)
+            try writer.writeRows(startingAt: range.lowerBound * rowsPerSample, output.attributions)
             delta.append(contentsOf: output.delta ?? [])
         }
         progress.finish()

@@ -60,11 +60,20 @@ public struct AttributionSpec: Codable, Sendable, Equatable {
     public var target: TargetSpec
     /// One label per sample when `target == .labels`.
     public var labels: [Int]?
-    /// One baseline sample (nil = zeros).
+    /// The baseline's value at the interpolation tensor, one sample of `pathShape` (nil = zeros). For older
+    /// run folders the interpolation tensor is the input, so this is one input sample.
     public var baseline: [Float]?
+    /// Shape of a packed sample (`ModelInputs.packedShape`).
     public var sampleShape: [Int]
+    /// Samples (N). The matrix has `rowCount · rowsPerSampleOrOne` rows.
     public var rowCount: Int
     public var neuronCount: Int
+    /// The graph inputs a sample carries; nil: the single float `input` of shape `sampleShape` (older runs).
+    public var inputs: ModelInputs?
+    /// The float tensor where the path starts (`--interpolate-at`); nil: `input`.
+    public var interpolateAt: String?
+    /// Matrix rows per sample: T with `--granularity token`; nil: 1.
+    public var rowsPerSample: Int?
     /// Several `--layer` flags: which columns come from which layer, in column order (contiguous, covering
     /// 0..<neuronCount). nil for a one-layer matrix (the format of older run folders), whose columns are all
     /// `layer`'s.
@@ -72,6 +81,15 @@ public struct AttributionSpec: Codable, Sendable, Equatable {
 
     /// Joins the layer names in `layer` when there are several (display only; the tensors are in `layers`).
     public static let layerSeparator = " + "
+
+    /// The inputs, for older specs too.
+    public var modelInputs: ModelInputs { inputs ?? .single(input, shape: sampleShape) }
+    /// Where the path starts, for older specs too.
+    public var pathStart: String { interpolateAt ?? input }
+    /// Matrix rows per sample (1 unless token granularity).
+    public var matrixRowsPerSample: Int { rowsPerSample ?? 1 }
+    /// Rows of the attribution matrix.
+    public var matrixRowCount: Int { rowCount * matrixRowsPerSample }
 
     /// The layers and their columns, for one layer as well as several.
     public var layerColumns: [LayerColumns] {
@@ -105,12 +123,16 @@ public struct AttributionRequest: Sendable {
     public var output: String?
     public var target: String
     public var baseline: String
+    /// `--interpolate-at`: nil = the model's float input, or the word-embedding output of a token model.
+    public var interpolateAt: String?
     public var configuration: AttributionConfiguration
 
     public init(
         modelPath: String, dataPath: String, dataKey: String? = nil, labelsPath: String? = nil, layers: [String],
-        output: String? = nil, target: String = "predicted", baseline: String = "zero", configuration: AttributionConfiguration
+        output: String? = nil, target: String = "predicted", baseline: String = "zero", interpolateAt: String? = nil,
+        configuration: AttributionConfiguration
     ) {
+        self.interpolateAt = interpolateAt
         self.modelPath = modelPath
         self.dataPath = dataPath
         self.dataKey = dataKey
@@ -125,11 +147,12 @@ public struct AttributionRequest: Sendable {
     /// One layer.
     public init(
         modelPath: String, dataPath: String, dataKey: String? = nil, labelsPath: String? = nil, layer: String,
-        output: String? = nil, target: String = "predicted", baseline: String = "zero", configuration: AttributionConfiguration
+        output: String? = nil, target: String = "predicted", baseline: String = "zero", interpolateAt: String? = nil,
+        configuration: AttributionConfiguration
     ) {
         self.init(
             modelPath: modelPath, dataPath: dataPath, dataKey: dataKey, labelsPath: labelsPath, layers: [layer], output: output,
-            target: target, baseline: baseline, configuration: configuration)
+            target: target, baseline: baseline, interpolateAt: interpolateAt, configuration: configuration)
     }
 
     /// Loads and checks everything: model, names, data shape, targets, labels, baseline.
@@ -141,60 +164,95 @@ public struct AttributionRequest: Sendable {
             throw InputError("--layer '\(layers[repeated.offset])' names the tensor '\(repeated.element)' a second time; give each layer once")
         }
         let outputName = try output.map { try model.resolveTensor($0, flag: "--output") } ?? model.defaultOutput()
-        let table = try openSampleTable(path: dataPath, key: dataKey)
+        let samples = try ModelSamples.open(model: model, path: dataPath, key: dataKey)
+        let table = samples.table
         guard table.rowCount > 0 else {
             throw InputError("--data '\(dataPath)' holds no samples; pass a file with at least one row")
         }
-        try model.validate(sampleShape: table.rowShape)
-        let input = try model.input
+        let pathStart = try interpolationTensor(model: model, inputs: samples.inputs)
         let target = try TargetSpec(parsing: self.target)
-        var labels: [Int]?
-        if let labelsPath {
-            let values = try readLabels(path: labelsPath)
-            guard values.count == table.rowCount else {
-                throw InputError(
-                    "--labels '\(labelsPath)' has \(values.count) labels but --data '\(dataPath)' has \(table.rowCount) samples; they must match one to one")
-            }
-            labels = values
-        }
+        let labels = try readLabels(rows: table.rowCount)
         if target == .labels && labels == nil {
             throw InputError("--target labels needs --labels FILE with one class index per sample")
         }
-        let perSample = table.rowShape.reduce(1, *)
-        var baselineValues: [Float]?
-        if baseline != "zero" {
-            let reader = try NPYReader(path: baseline)
-            guard reader.elementCount == perSample else {
-                throw InputError(
-                    "--baseline '\(baseline)' has shape \(reader.shape) but one sample has shape \(table.rowShape); save a single sample, shape (1, \(table.rowShape.map(String.init).joined(separator: ", "))), or use --baseline zero")
-            }
-            baselineValues = try reader.readAllFloats()
-            if let bad = firstNonFinite(in: baselineValues!) {
-                throw InputError("--baseline '\(baseline)' contains a non-finite value at element \(bad)")
-            }
-        }
         let attributors = try layerNames.map {
             try LayerAttributor(
-                graph: model.graph, input: input.name, layer: $0, output: outputName, sampleShape: table.rowShape,
+                graph: model.graph, inputs: samples.inputs, interpolateAt: pathStart, layer: $0, output: outputName,
                 configuration: configuration)
         }
         let attributor = attributors[0]
+        if let other = attributors.first(where: { $0.rowsPerSample != attributor.rowsPerSample }) {
+            throw InputError(
+                "--granularity token gives layer '\(attributor.layer)' \(attributor.rowsPerSample) rows per sample but '\(other.layer)' \(other.rowsPerSample); combine layers with the same positions")
+        }
         if case .index(let unit) = target, unit >= attributor.outputWidth {
             throw InputError("--target \(unit) is out of range: --output '\(outputName)' has \(attributor.outputWidth) units (0–\(attributor.outputWidth - 1))")
         }
         if target == .labels, let labels, let bad = labels.first(where: { $0 < 0 || $0 >= attributor.outputWidth }) {
             throw InputError("--labels contains class \(bad), but --output '\(outputName)' has \(attributor.outputWidth) units; labels must be unit indices")
         }
+        let baselineValues = try baselineAtPath(model: model, attributor: attributor)
         var columns = [LayerColumns]()
         for (name, layerAttributor) in zip(layerNames, attributors) {
             columns.append(LayerColumns(layer: name, start: columns.last.map { $0.start + $0.count } ?? 0, count: layerAttributor.neuronCount))
         }
+        let single = samples.inputs.slots.count == 1 && samples.inputs.slots[0].name == pathStart && !samples.inputs.slots[0].isInteger
         let spec = AttributionSpec(
-            layer: layerNames.joined(separator: AttributionSpec.layerSeparator), output: outputName, input: input.name,
+            layer: layerNames.joined(separator: AttributionSpec.layerSeparator), output: outputName,
+            input: samples.inputs.slots.first { !$0.isInteger }?.name ?? samples.inputs.slots[0].name,
             configuration: configuration, target: target, labels: target == .labels ? labels : nil, baseline: baselineValues,
             sampleShape: table.rowShape, rowCount: table.rowCount, neuronCount: columns.reduce(0) { $0 + $1.count },
-            layers: columns.count > 1 ? columns : nil)
+            inputs: single ? nil : samples.inputs, interpolateAt: single ? nil : pathStart,
+            rowsPerSample: attributor.rowsPerSample == 1 ? nil : attributor.rowsPerSample, layers: columns.count > 1 ? columns : nil)
         return (spec, model, table, labels)
+    }
+
+    /// `--interpolate-at` resolved: a float tensor of the graph, by default the float input or the
+    /// word-embedding output.
+    func interpolationTensor(model: ONNXModel, inputs: ModelInputs) throws -> String {
+        if let interpolateAt {
+            let name = try model.resolveTensor(interpolateAt, flag: "--interpolate-at")
+            if let slot = inputs.slot(named: name), slot.isInteger {
+                throw InputError(
+                    "--interpolate-at '\(interpolateAt)' is the integer input '\(name)'; the path must start at a float tensor such as the embedding output\(model.wordEmbeddingOutput.map { " '\($0)'" } ?? "")")
+            }
+            return name
+        }
+        if let float = inputs.slots.first(where: { !$0.isInteger }) { return float.name }
+        guard let embedding = model.wordEmbeddingOutput else {
+            throw InputError(
+                "the model has no float input and no embedding lookup of its integer inputs; name the float tensor where the path starts with --interpolate-at (see `modscope inspect`)")
+        }
+        return embedding
+    }
+
+    /// `--labels`, one per sample, or nil without the flag.
+    func readLabels(rows: Int) throws -> [Int]? {
+        guard let labelsPath else { return nil }
+        let values = try ArrayFiles.readLabels(path: labelsPath)
+        guard values.count == rows else {
+            throw InputError(
+                "--labels '\(labelsPath)' has \(values.count) labels but --data '\(dataPath)' has \(rows) samples; they must match one to one")
+        }
+        return values
+    }
+
+    /// `--baseline` as the value at the interpolation tensor (nil for `zero`): a file holds one sample of the
+    /// model's inputs (`.npy` for a one-input model, `.npz` keyed like `--data`), evaluated up to that tensor.
+    func baselineAtPath(model: ONNXModel, attributor: LayerAttributor) throws -> [Float]? {
+        guard baseline != "zero" else { return nil }
+        let samples = try ModelSamples.open(model: model, path: baseline, key: nil, flag: "--baseline")
+        let expected = attributor.inputs.slots.map(\.shape), given = samples.inputs.slots.map(\.shape)
+        guard samples.table.rowCount == 1, expected == given else {
+            let shapes = attributor.inputs.slots.map { "\($0.name) (1, \($0.shape.map(String.init).joined(separator: ", ")))" }
+            throw InputError(
+                "--baseline '\(baseline)' holds \(samples.table.rowCount) sample(s) of shape \(given.map { "\($0)" }.joined(separator: ", ")), but it must be one sample shaped like --data: \(shapes.joined(separator: ", ")); or use --baseline zero")
+        }
+        let packed = try samples.table.floatRows(0..<1)
+        if let bad = firstNonFinite(in: packed) {
+            throw InputError("--baseline '\(baseline)' contains a non-finite value at element \(bad)")
+        }
+        return try attributor.pathValues(packed: packed, rows: 1).storage
     }
 }
 
@@ -210,8 +268,8 @@ public struct AttributionComputer: Sendable {
         self.spec = spec
         blocked = try spec.layerColumns.map { columns in
             let attributor = try LayerAttributor(
-                graph: model.graph, input: spec.input, layer: columns.layer, output: spec.output, sampleShape: spec.sampleShape,
-                configuration: spec.configuration)
+                graph: model.graph, inputs: spec.modelInputs, interpolateAt: spec.pathStart, layer: columns.layer,
+                output: spec.output, configuration: spec.configuration)
             guard attributor.neuronCount == columns.count else {
                 throw InputError("the model's layer '\(columns.layer)' has \(attributor.neuronCount) neurons, the job expects \(columns.count); is it the same model?")
             }
@@ -245,7 +303,7 @@ public struct AttributionComputer: Sendable {
         case .labels: targets = Array(spec.labels![range])
         case .index(let unit): targets = [Int](repeating: unit, count: range.count)
         }
-        let baselines = spec.baseline ?? [Float](repeating: 0, count: perSample)
+        let baselines = spec.baseline ?? [Float](repeating: 0, count: blocked[0].attributor.pathShape.reduce(1, *))
         if blocked.count == 1 {
             return try blocked[0].attribute(range: range, samples: samples, baselines: baselines, targets: targets, progress: progress)
         }
@@ -257,8 +315,8 @@ public struct AttributionComputer: Sendable {
         }
         var combined = outputs[0]
         combined.attributions = [Float]()
-        combined.attributions.reserveCapacity(range.count * spec.neuronCount)
-        for row in 0..<range.count {
+        combined.attributions.reserveCapacity(range.count * spec.matrixRowsPerSample * spec.neuronCount)
+        for row in 0..<(range.count * spec.matrixRowsPerSample) {
             for (output, columns) in zip(outputs, spec.layerColumns) {
                 combined.attributions.append(contentsOf: output.attributions[(row * columns.count)..<((row + 1) * columns.count)])
             }

@@ -8,7 +8,7 @@ struct AttributionOptions: ParsableArguments {
     @Option(help: "The ONNX model file (external data next to it is read too). Required.")
     var model: String?
 
-    @Option(help: "Samples: .npy (float32/float64/integer), .npz (with --data-key) or .csv; shape (N, *input_shape). Required.")
+    @Option(help: "Samples: .npy (float32/float64/integer), .npz (with --data-key) or .csv; shape (N, *input_shape). A model with several inputs (token ids, attention mask, …) takes an .npz with one array per input, keyed by the input names `modscope inspect` lists, all with the same first axis N (integers as int64). Required.")
     var data: String?
 
     @Option(help: "The array to read from an .npz --data file.")
@@ -35,10 +35,13 @@ struct AttributionOptions: ParsableArguments {
     @Option(help: "Quadrature: \(Quadrature.allCases.map(\.rawValue).joined(separator: ", ")).")
     var quadrature: Quadrature = .gaussLegendre
 
-    @Option(help: "Baseline x′: zero, or an .npy file holding one sample.")
+    @Option(help: "Baseline x′ at the interpolation tensor: zero, or a file holding one sample (.npy for a one-input model, or .npz with the same keys as --data and a leading axis of 1, e.g. the sequence with every token replaced by [PAD]); its value at --interpolate-at is the path's start.")
     var baseline = "zero"
 
-    @Option(help: "unit: one column per element (C·H·W, or T·D for a (T, D) sequence layer); channel: sums each channel over H, W, or each of the D features over the T positions (default: channel for (C, H, W) layers, unit otherwise; channels-last tensors need unit).")
+    @Option(help: "The float tensor where conductance and integrated-gradients take the straight path from baseline to input (DeepLIFT's reference point). Every other input (attention mask, token types) stays the sample's own. Default: the model's float input; for a token model, the word-embedding output (`modscope inspect` shows it).")
+    var interpolateAt: String?
+
+    @Option(help: "unit: one column per element (C·H·W, or T·D for a (T, D) sequence layer); channel: sums each channel over H, W, or each of the D features over the T positions ; token (for a (T, D) layer): one row per (sample, position), row n·T + t, with D columns (default: channel for (C, H, W) layers, unit otherwise; channels-last tensors need unit).")
     var granularity: Granularity?
 
     func validate() throws {
@@ -55,7 +58,7 @@ struct AttributionOptions: ParsableArguments {
         guard !layer.isEmpty else { throw ValidationError("Missing --layer: the hidden layer (see `modscope inspect MODEL`).") }
         return AttributionRequest(
             modelPath: model, dataPath: data, dataKey: dataKey, labelsPath: labels, layers: layer, output: output,
-            target: target, baseline: baseline,
+            target: target, baseline: baseline, interpolateAt: interpolateAt,
             configuration: AttributionConfiguration(method: method, steps: steps, quadrature: quadrature, granularity: granularity))
     }
 }

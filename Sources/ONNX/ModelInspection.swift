@@ -30,6 +30,13 @@ public struct ModelInspection: Sendable, Codable {
     public var mlOpset: Int?
     public var producer: String
     public var inputs: [String: [Int?]]
+    /// "float" or "integer" per input.
+    public var inputTypes: [String: String]
+    /// The word-embedding output of a token model (`ONNXModel.wordEmbeddingOutput`): the default
+    /// `--interpolate-at` when the model has no float input.
+    public var embeddingOutput: String?
+    /// Where the path methods start by default: the float input, else the embedding output.
+    public var pathStart: String?
     public var outputs: [String]
     public var defaultOutput: String?
     public var tensors: [TensorRow]
@@ -52,6 +59,9 @@ public struct ModelInspection: Sendable, Codable {
         mlOpset = model.mlOpsetVersion
         producer = model.producer
         inputs = Dictionary(uniqueKeysWithValues: graph.inputs.map { ($0.name, $0.dimensions) })
+        inputTypes = Dictionary(uniqueKeysWithValues: graph.inputs.map { ($0.name, $0.isFloat ? "float" : "integer") })
+        embeddingOutput = model.wordEmbeddingOutput
+        pathStart = (try? model.input.name) ?? embeddingOutput
         outputs = graph.outputs
         defaultOutput = try? model.defaultOutput()
 
@@ -67,26 +77,35 @@ public struct ModelInspection: Sendable, Codable {
             }
         }
         var shapes: [String: [Int]] = [:]
-        if let input = try? model.input, input.dimensions.dropFirst().allSatisfy({ $0 != nil }),
+        var integerTensors = Set<String>()
+        if graph.inputs.allSatisfy({ $0.dimensions.dropFirst().allSatisfy { $0 != nil } }),
             let plan = try? ExecutionPlan(graph: graph, targets: runnableTargets)
         {
-            let sample = [1] + input.dimensions.dropFirst().map { $0! }
-            if let execution = try? plan.forward(feeds: [input.name: .float(Tensor(zeros: sample))]) {
-                for (name, value) in execution.values { shapes[name] = value.shape }
+            // One zero sample per input (id 0 for integer inputs).
+            var feeds: [String: Value] = [:]
+            for input in graph.inputs {
+                let sample = [1] + input.dimensions.dropFirst().map { $0! }
+                feeds[input.name] = input.isFloat
+                    ? .float(Tensor(zeros: sample)) : .int(IntTensor(shape: sample, storage: .init(repeating: 0, count: sample.reduce(1, *))))
+            }
+            if let execution = try? plan.forward(feeds: feeds) {
+                for (name, value) in execution.values {
+                    shapes[name] = value.shape
+                    if case .int = value { integerTensors.insert(name) }
+                }
             }
         }
         var layers = Set<String>()
-        if let output = defaultOutput, let input = try? model.input {
-            let downstream = graph.descendants(of: [input.name])
+        if let output = defaultOutput, let start = pathStart {
+            let downstream = graph.descendants(of: [start])
             let upstream = Set(graph.ancestorNodes(of: [output]).flatMap { graph.nodes[$0].outputs })
-            layers = downstream.intersection(upstream).subtracting([input.name])
+            layers = downstream.intersection(upstream).subtracting([start])
         }
         let affine = defaultOutput.map { output in Set(layers.filter { graph.hasAffineSuffix(layer: $0, output: output) }) } ?? []
         var rows: [TensorRow] = []
         for (index, node) in graph.nodes.enumerated() {
             for output in node.outputs where !output.isEmpty {
-                let isFloat: Bool
-                if let execution = shapes[output] { isFloat = !execution.isEmpty || true } else { isFloat = true }
+                let isFloat = !integerTensors.contains(output)
                 rows.append(TensorRow(
                     index: index, op: node.qualifiedOpType, node: node.name, tensor: output, shape: shapes[output],
                     attributable: isFloat && layers.contains(output) && runnable.contains(output), supported: node.op != nil,
@@ -128,7 +147,15 @@ public struct ModelInspection: Sendable, Codable {
         lines.append("  IR version \(irVersion), opset \(opset)\(mlOpset.map { ", ai.onnx.ml opset \($0)" } ?? "")\(producer.isEmpty ? "" : ", produced by \(producer)")")
         lines.append("Inputs:")
         for (name, dims) in inputs.sorted(by: { $0.key < $1.key }) {
-            lines.append("  \(name)  [\(dims.map { $0.map(String.init) ?? "batch" }.joined(separator: ", "))]")
+            lines.append("  \(name)  [\(dims.map { $0.map(String.init) ?? "batch" }.joined(separator: ", "))]  \(inputTypes[name] ?? "float")")
+        }
+        if inputs.count > 1 {
+            lines.append("  --data: an .npz with one array per input, keyed by these names, all with the same first axis N")
+        }
+        if let embeddingOutput {
+            lines.append(
+                "  embedding output: \(embeddingOutput) (the word-embedding lookup, the tensor inputs_embeds replaces)"
+                    + (pathStart == embeddingOutput ? "; the default --interpolate-at" : ""))
         }
         lines.append("Outputs:")
         for output in outputs { lines.append("  \(output)\(output == defaultOutput ? "  (default --output)" : "")") }

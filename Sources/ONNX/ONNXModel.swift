@@ -184,7 +184,11 @@ public struct ONNXModel: Sendable {
     /// evaluates many samples and integration steps per call, so a batch size fixed at export cannot work).
     /// - Parameter sampleShape: the shape of one sample (without the batch dimension).
     public func validate(sampleShape: [Int]) throws {
-        let input = try self.input
+        try validate(input: try self.input, sampleShape: sampleShape)
+    }
+
+    /// Checks one input's per-sample shape (see `validate(sampleShape:)`).
+    public func validate(input: Graph.Input, sampleShape: [Int]) throws {
         let expected = Array(input.dimensions.dropFirst())
         let matches = expected.count == sampleShape.count && zip(expected, sampleShape).allSatisfy { $0 == nil || $0 == $1 }
         if !matches {

@@ -51,7 +51,7 @@ public struct AttributionCalibration: Sendable {
     /// float32) + `mappedBytes` of files it maps (the data file, read chunk by chunk, stays resident).
     public func peakBytes(spec: AttributionSpec, threads: Int, batchSize: Int, mappedBytes: Int = 0) -> Int {
         let perSample = spec.sampleShape.reduce(1, *)
-        let chunkBytes = batchSize * (perSample + 2 * spec.neuronCount + 2) * MemoryMath.floatBytes
+        let chunkBytes = batchSize * (perSample + 2 * spec.neuronCount * spec.matrixRowsPerSample + 2) * MemoryMath.floatBytes
         return baseBytes + threads * blockBytes + chunkBytes + mappedBytes
     }
 }
@@ -146,7 +146,7 @@ public struct ResourcePlan: Codable, Sendable {
     ) throws {
         samples = spec.rowCount
         neurons = spec.neuronCount
-        matrixBytes = spec.rowCount * spec.neuronCount * MemoryMath.floatBytes + NPYHeaderSize.bytes
+        matrixBytes = spec.matrixRowCount * spec.neuronCount * MemoryMath.floatBytes + NPYHeaderSize.bytes
         self.workers = workers
         self.workerThreads = workerThreads
         availableMemoryBytes = availableMemory
