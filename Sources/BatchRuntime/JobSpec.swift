@@ -19,11 +19,21 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var columns: Int
     /// Rows per shard (the last shard may be shorter).
     public var shardSize: Int
+    /// Matrix rows one job row fills (nil: 1). With k > 1 the matrix file is (rowCount·k, columns/k): the same
+    /// bytes as (rowCount, columns), one row per (sample, position) for token granularity.
+    public var matrixRowsPerRow: Int?
+
+    /// The matrix file's (rows, columns).
+    public var matrixShape: (rows: Int, columns: Int) {
+        let k = max(1, matrixRowsPerRow ?? 1)
+        return (rowCount * k, columns / k)
+    }
 
     public init(
         kind: String, parameters: Data, modelHash: String? = nil, rowCount: Int, sampleElementsPerRow: Int,
-        columns: Int, shardSize: Int
+        columns: Int, shardSize: Int, matrixRowsPerRow: Int? = nil
     ) {
+        self.matrixRowsPerRow = matrixRowsPerRow
         self.kind = kind
         self.parameters = parameters
         self.modelHash = modelHash
@@ -42,6 +52,9 @@ public struct JobSpec: Codable, Sendable, Equatable {
             throw RuntimeError("\(columns) columns exceed one 4 MiB result chunk per row; attribute a smaller layer or use --granularity channel")
         }
         guard shardSize >= 1 else { throw RuntimeError("--shard-size \(shardSize) must be at least 1 row") }
+        if let k = matrixRowsPerRow, k < 1 || columns % k != 0 {
+            throw RuntimeError("the job's matrixRowsPerRow \(k) does not divide its \(columns) columns; is the run folder damaged?")
+        }
         guard shardSize * columns * 4 <= 1 << 30 else {
             throw RuntimeError("a shard of \(shardSize) rows × \(columns) columns exceeds 1 GiB; use a smaller --shard-size")
         }

@@ -3,7 +3,7 @@ import Foundation
 
 /// Where verified shard rows go: row-positioned writes plus a durability barrier.
 public protocol RowSink: AnyObject {
-    /// Writes whole rows (float32 LE bytes, a multiple of columns × 4) starting at `row`.
+    /// Writes whole job rows (float32 LE bytes, a multiple of the job's columns × 4) starting at job row `row`.
     func write(rowBytes bytes: [UInt8], startingAt row: Int) throws
     /// Makes every write so far durable (fdatasync).
     func synchronize() throws
@@ -17,13 +17,16 @@ public final class MatrixFile: RowSink {
     public let url: URL
     public let rows: Int
     public let columns: Int
+    /// Matrix rows per job row: `write` positions are job rows (see `JobSpec.matrixRowsPerRow`).
+    public let rowsPerJobRow: Int
     private let writer: NPYRowWriter
 
     /// Opens the file, creating it if missing; an existing file must be a (rows, columns) float32 matrix.
-    public init(url: URL, rows: Int, columns: Int) throws {
+    public init(url: URL, rows: Int, columns: Int, rowsPerJobRow: Int = 1) throws {
         self.url = url
         self.rows = rows
         self.columns = columns
+        self.rowsPerJobRow = max(1, rowsPerJobRow)
         if FileManager.default.fileExists(atPath: url.path) {
             do { writer = try NPYRowWriter(openingExisting: url.path, rows: rows, columns: columns) } catch {
                 throw RuntimeError("\(error); move \(url.path) away or start a new run")
@@ -44,7 +47,7 @@ public final class MatrixFile: RowSink {
     public func write(rowBytes bytes: [UInt8], startingAt row: Int) throws {
         do {
             try bytes.withUnsafeBytes { raw in
-                try writer.writeRows(startingAt: row, raw.bindMemory(to: Float.self))
+                try writer.writeRows(startingAt: row * rowsPerJobRow, raw.bindMemory(to: Float.self))
             }
         } catch {
             throw RuntimeError("cannot write rows to \(url.path): \(error); free disk space, then run `modscope resume`")

@@ -95,7 +95,8 @@ public enum RunIntegrity {
         }
         let dataOffset: Int
         do {
-            let writer = try NPYRowWriter(openingExisting: matrix.path, rows: plan.rowCount, columns: plan.columns)
+            let shape = plan.matrixShape
+            let writer = try NPYRowWriter(openingExisting: matrix.path, rows: shape.rows, columns: shape.columns)
             dataOffset = writer.dataOffset
             writer.close()
         } catch {

@@ -93,3 +93,25 @@ public struct BiclusterResult: Sendable {
 func biclusterSetFor(rows: [Int32], cols: [Int32], k: Int, algorithm: BiclusterAlgorithm) -> BiclusterSet {
     biclusterSet(RestartLabels(rows: rows, cols: cols), k: k, algorithm: algorithm)
 }
+
+extension BiclusterResult {
+    /// A result fitted on rows `kept` (increasing indices into a matrix of `totalRows` rows) restated for the
+    /// whole matrix: module rows and row labels map back through `kept`; the other rows get label −1 and
+    /// confidence 0 (in no module). Used for token rows, where padding positions are left out of the fit.
+    public func placed(rows kept: [Int], totalRows: Int) -> BiclusterResult {
+        precondition(kept.count == rowLabels.count, "kept rows must match the fitted rows")
+        var result = self
+        result.modules = modules.map { module in
+            var placed = module
+            placed.samples = module.samples.map { kept[$0] }
+            return placed
+        }
+        result.rowLabels = [Int32](repeating: -1, count: totalRows)
+        result.rowConfidence = [Float](repeating: 0, count: totalRows)
+        for (index, row) in kept.enumerated() {
+            result.rowLabels[row] = rowLabels[index]
+            result.rowConfidence[row] = rowConfidence[index]
+        }
+        return result
+    }
+}

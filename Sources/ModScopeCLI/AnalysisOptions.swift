@@ -36,6 +36,9 @@ struct AnalysisOptions: ParsableArguments {
     @Option(name: .customLong("compare-with"), help: "Another run folder (or bicluster folder) on the same samples: the report adds how far its modules agree with this run's (see `modscope compare`).")
     var compareWith: String?
 
+    @Option(help: "With --granularity token: a vocabulary file, one token per line (line i is token id i, as BERT's vocab.txt), so the report lists each module's tokens and contexts as text rather than ids.")
+    var vocab: String?
+
     func settings() throws -> AnalysisSettings {
         var settings = AnalysisSettings()
         settings.k = k
@@ -49,6 +52,7 @@ struct AnalysisOptions: ParsableArguments {
         settings.seed = seed
         settings.imageShape = try imageShape.map(AnalysisSettings.parseImageShape)
         settings.compareWith = try compareWith.map(AnalysisSettings.checkComparedFolder)
+        settings.vocab = try vocab.map(TokenVocabulary.checkedPath)
         _ = try settings.biclusterConfig()
         return settings
     }

@@ -102,7 +102,8 @@ public final class CoordinatorServer: @unchecked Sendable {
         }
         let epoch = journal.state.epoch + 1
         try journal.append([.epoch(epoch)])
-        let matrix = try MatrixFile(url: folder.matrixURL, rows: job.rowCount, columns: job.columns)
+        let shape = job.matrixShape
+        let matrix = try MatrixFile(url: folder.matrixURL, rows: shape.rows, columns: shape.columns, rowsPerJobRow: job.matrixRowsPerRow ?? 1)
         var config = settings.config
         config.dismissWorkersAtEnd = !(settings.holdWorkersAtEnd && settings.sharedEndpoint != nil)
         var core = try CoordinatorCore(

@@ -44,8 +44,10 @@ public struct Evaluation: Codable, Sendable {
         /// Gradient × (input − baseline) of the module's summed activation, averaged over its samples
         /// (`ModuleInputAttribution`); nil for an empty module.
         public var meanInputAttribution: [Float]?
+        /// Token rows only: the module's tokens, positions and contexts (its `samples` are row indices n·T + t).
+        public var tokens: TokenSummary?
         enum CodingKeys: String, CodingKey {
-            case id, samples, neurons, stability, degenerate, labels, ablation
+            case id, samples, neurons, stability, degenerate, labels, ablation, tokens
             case sampleCount = "sample_count", neuronCount = "neuron_count"
             case sampleFraction = "sample_fraction", neuronFraction = "neuron_fraction"
             case densityRatio = "density_ratio", meanInput = "mean_input"
@@ -67,9 +69,14 @@ public struct Evaluation: Codable, Sendable {
     public var modules: [Module]
     /// Several layers: which neuron columns come from which layer (nil for one layer, as in older files).
     public var layers: [LayerColumns]?
+    /// Token rows (`--granularity token`): positions per sample (T), and the padding rows left out of every
+    /// module; `samples` then counts the token rows. nil for sample rows.
+    public var tokenPositions: Int?
+    public var paddingRows: Int?
 
     enum CodingKeys: String, CodingKey {
         case version, layer, method, output, samples, neurons, k, modules, unassigned, layers
+        case tokenPositions = "token_positions", paddingRows = "padding_rows"
         case labelsAvailable = "labels_available", labelNMI = "label_nmi", labelARI = "label_ari"
         case inputShape = "input_shape", imageShape = "image_shape", ablationSamplesPerSet = "ablation_samples_per_set"
     }

@@ -132,29 +132,60 @@ public struct AnalysisPipeline {
             var config = try parameters.analysis.biclusterConfig()
             let progress = StageProgress(label: "bicluster", total: config.restarts, unit: "restarts", quiet: quiet)
             config.onRestartFinished = { _, _ in progress.advance(by: 1) }
-            let result = try Biclusterer(config: config).fit(matrix.view)
+            let result = try fitTokenAware(matrix, config: config, parameters: parameters)
             progress.finish()
             try result.write(to: biclusterURL)
             log("bicluster: k = \(result.k), \(result.modules.filter { $0.degenerate == nil }.count) modules (\(result.selection.message))")
         case .evaluate:
             let result = try loadBiclusterResult()
             let model = try ONNXModel.load(path: parameters.modelPath)
-            let table = try openSampleTable(path: parameters.dataPath, key: parameters.dataKey)
+            let table = try ModelSamples.open(model: model, path: parameters.dataPath, key: parameters.dataKey).table
             let labels = try parameters.labelsPath.map { try readLabels(path: $0) }
             let progress = StageProgress(label: "evaluate", total: result.modules.count, unit: "modules", quiet: quiet)
+            if parameters.spec.rowsPerSample != nil {
+                let vocabulary = try parameters.analysis.vocab.map { try TokenVocabulary(path: $0) }
+                let evaluation = try TokenModuleEvaluator(
+                    spec: parameters.spec, model: model, table: table, labels: labels, vocabulary: vocabulary, seed: parameters.analysis.seed
+                ).evaluate(result: result, progress: progress)
+                progress.finish()
+                try writeEvaluation(evaluation)
+                return
+            }
             let backend: (any AblationBackend)? = ablationWorkers > 0 || heldWorkers != nil
                 ? WorkerAblation(parameters: parameters, folder: folder, workers: ablationWorkers, held: heldWorkers, quiet: quiet) : nil
             let evaluation = try ModuleEvaluator(
                 spec: parameters.spec, model: model, table: table, labels: labels, imageShape: parameters.analysis.imageShape
             ).evaluate(result: result, ablation: backend, progress: progress)
             progress.finish()
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try AtomicFile.write(try encoder.encode(evaluation), to: evaluationURL)
+            try writeEvaluation(evaluation)
             if let nmi = evaluation.labelNMI { log(String(format: "evaluate: label NMI %.3f, ARI %.3f", nmi, evaluation.labelARI ?? 0)) }
         case .report:
             try ReportWriter.write(runFolder: folder.url)
         }
+    }
+
+    private func writeEvaluation(_ evaluation: Evaluation) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(evaluation), to: evaluationURL)
+    }
+
+    /// Biclusters the matrix; with token rows only the real tokens (attention mask 1) take part, and padding
+    /// rows are left in no module (label −1).
+    private func fitTokenAware(_ matrix: MappedNPYFile, config: BiclusterConfig, parameters: AttributionJobParameters) throws -> BiclusterResult {
+        let spec = parameters.spec
+        guard spec.rowsPerSample != nil else { return try Biclusterer(config: config).fit(matrix.view) }
+        let model = try ONNXModel.load(path: parameters.modelPath)
+        let table = try ModelSamples.open(model: model, path: parameters.dataPath, key: parameters.dataKey).table
+        let kept = try TokenRows(spec: spec, model: model, table: table).tokenRows
+        let view = matrix.view
+        try Biclusterer(config: config).validate(rows: kept.count, cols: view.cols)
+        var values = [Float]()
+        values.reserveCapacity(kept.count * view.cols)
+        for row in kept { values.append(contentsOf: UnsafeBufferPointer(start: view.base + row * view.cols, count: view.cols)) }
+        log("bicluster: \(kept.count) of \(view.rows) token rows (the others are padding: attention mask 0)")
+        let fitted = try Biclusterer(config: config).fit(MatrixView(copying: values, rows: kept.count, cols: view.cols))
+        return fitted.placed(rows: kept, totalRows: view.rows)
     }
 
     /// A short plain-text summary of the modules from evaluation.json (printed at the end of a run).

@@ -20,11 +20,14 @@ public struct AnalysisSettings: Codable, Sendable, Equatable {
     public var imageShape: [Int]?
     /// Another run folder (absolute path) whose modules the report compares with this run's (`--compare-with`).
     public var compareWith: String?
+    /// A vocabulary (absolute path; one token per line, line i = id i, as BERT's vocab.txt) for the report's
+    /// token lists with `--granularity token` (`--vocab`).
+    public var vocab: String?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case k, kRange, transform, algorithm, embedding, normalization, restarts, nInit, restartNInit, seed, imageShape, compareWith
+        case k, kRange, transform, algorithm, embedding, normalization, restarts, nInit, restartNInit, seed, imageShape, compareWith, vocab
     }
 
     /// Older run folders lack fields added since: they take their defaults.
@@ -42,6 +45,7 @@ public struct AnalysisSettings: Codable, Sendable, Equatable {
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
         imageShape = try c.decodeIfPresent([Int].self, forKey: .imageShape)
         compareWith = try c.decodeIfPresent(String.self, forKey: .compareWith)
+        vocab = try c.decodeIfPresent(String.self, forKey: .vocab)
     }
 
     /// The biclustering configuration; a message naming the flag and the allowed values for anything invalid.

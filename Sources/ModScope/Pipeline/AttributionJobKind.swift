@@ -38,7 +38,11 @@ public enum AttributionJobKind {
             makeComputer: { job in try Computer(parameters: decode(job)) },
             makeSampleSource: { job in
                 let parameters = try decode(job)
-                return Samples(table: try openSampleTable(path: parameters.dataPath, key: parameters.dataKey))
+                guard parameters.spec.inputs != nil else {
+                    return Samples(table: try openSampleTable(path: parameters.dataPath, key: parameters.dataKey))
+                }
+                let model = try ONNXModel.load(path: parameters.modelPath)
+                return Samples(table: try ModelSamples.open(model: model, path: parameters.dataPath, key: parameters.dataKey).table)
             },
             loadModel: { job in
                 let parameters = try decode(job)
@@ -58,7 +62,7 @@ public enum AttributionJobKind {
     {
         let (spec, model, _, _) = try request.prepare()
         // Every analysis setting is checked against the matrix's shape now, not after the attribution.
-        try Biclusterer(config: try analysis.biclusterConfig()).validate(rows: spec.rowCount, cols: spec.neuronCount)
+        try Biclusterer(config: try analysis.biclusterConfig()).validate(rows: spec.matrixRowCount, cols: spec.neuronCount)
         try analysis.checkImageShape(sampleShape: spec.sampleShape)
         let note = try AttributionComputer(spec: spec, model: model, threads: 1).evaluationNote
         let alignment = AttributionConfiguration.shardAlignment
@@ -73,8 +77,8 @@ public enum AttributionJobKind {
             evaluationNote: note)
         let job = JobSpec(
             kind: name, parameters: try JSONEncoder().encode(parameters), modelHash: modelHash,
-            rowCount: spec.rowCount, sampleElementsPerRow: spec.sampleShape.reduce(1, *), columns: spec.neuronCount,
-            shardSize: aligned)
+            rowCount: spec.rowCount, sampleElementsPerRow: spec.sampleShape.reduce(1, *),
+            columns: spec.neuronCount * spec.matrixRowsPerSample, shardSize: aligned, matrixRowsPerRow: spec.rowsPerSample)
         return (job, parameters)
     }
 

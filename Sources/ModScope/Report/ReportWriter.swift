@@ -88,7 +88,8 @@ public enum ReportWriter {
     static func summary(_ e: Evaluation, manifest: RunManifest?) -> String {
         var html = "<h1>Functional modules of layer <code>\(escape(e.layer))</code></h1>\n"
         html += "<p class=\"muted\">\(escape(e.method)) attributions of output <code>\(escape(e.output))</code>, "
-            + "\(e.samples) samples × \(e.neurons) neurons, biclustered into k = \(e.k) modules.</p>\n<div>"
+            + (e.tokenPositions.map { "\(e.samples) token rows (\($0) positions per sample; \(e.paddingRows ?? 0) padding rows in no module)" } ?? "\(e.samples) samples")
+            + " × \(e.neurons) neurons, biclustered into k = \(e.k) modules.</p>\n<div>"
         html += "<div class=\"metric\">modules<span>\(e.modules.filter { $0.degenerate == nil }.count)</span></div>"
         if let nmi = e.labelNMI { html += "<div class=\"metric\">label NMI<span>\(format(nmi, 3))</span></div>" }
         if let ari = e.labelARI { html += "<div class=\"metric\">label ARI<span>\(format(ari, 3))</span></div>" }
@@ -189,10 +190,29 @@ public enum ReportWriter {
         }
         html += "</table>\n"
         if let labels = module.labels { html += histogram(labels) }
+        if let tokens = module.tokens { html += tokenSection(tokens) }
         if let ablation = module.ablation { html += ablationChart(ablation) }
         let neurons = neuronList(module.neurons, layers: evaluation.layers, limit: 40)
         html += "<p class=\"muted\" style=\"font-size:12px;margin:6px 0 0\">neurons: \(neurons)</p>\n"
         return html + "</div>\n"
+    }
+
+    /// A token module's most frequent tokens, the positions it covers and example contexts.
+    static func tokenSection(_ tokens: TokenSummary) -> String {
+        var html = ""
+        if !tokens.tokens.isEmpty {
+            let list = tokens.tokens.map { "<code>\(escape($0.text ?? "#\($0.id)"))</code>&nbsp;\($0.count)" }.joined(separator: " · ")
+            html += "<p style=\"font-size:12px;margin:6px 0 0\"><b>tokens</b> \(list)</p>\n"
+        }
+        let covered = tokens.positions.enumerated().filter { $0.element > 0 }
+        if !covered.isEmpty {
+            let list = covered.map { "\($0.offset):\($0.element)" }.joined(separator: " ")
+            html += "<p class=\"muted\" style=\"font-size:12px;margin:4px 0 0\">positions (position:rows) \(escape(list))</p>\n"
+        }
+        for example in tokens.examples {
+            html += "<p style=\"font-size:12px;margin:4px 0 0\">“\(escape(example))”</p>\n"
+        }
+        return html
     }
 
     /// Label histogram as inline SVG bars (sorted by label).
