@@ -52,6 +52,13 @@ struct ModelSamples {
         return ModelSamples(table: table, inputs: ModelInputs(slots: zip(graphInputs, parts).map { slot($0, $1.table) }))
     }
 
+    /// The coordinator side of a persisted job: the packed table for `spec`'s inputs (older one-input specs
+    /// read the data file as before).
+    static func table(for spec: AttributionSpec, modelPath: String, dataPath: String, dataKey: String?) throws -> any SampleTable {
+        guard spec.inputs != nil else { return try openSampleTable(path: dataPath, key: dataKey) }
+        return try open(model: try ONNXModel.load(path: modelPath), path: dataPath, key: dataKey).table
+    }
+
     private static func slot(_ input: Graph.Input, _ table: any SampleTable) -> ModelInputs.Slot {
         ModelInputs.Slot(name: input.name, shape: table.rowShape, isInteger: !input.isFloat)
     }

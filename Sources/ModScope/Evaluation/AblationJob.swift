@@ -76,7 +76,8 @@ public enum AblationJobKind {
             makeComputer: { job in Computer(parameters: try decode(job)) },
             makeSampleSource: { job in
                 let p = try decode(job)
-                return Source(rows: p.task.rows, table: try openSampleTable(path: p.dataPath, key: p.dataKey))
+                let table = try ModelSamples.table(for: p.task.spec, modelPath: p.modelPath, dataPath: p.dataPath, dataKey: p.dataKey)
+                return Source(rows: p.task.rows, table: table)
             },
             loadModel: { job in try ONNXModel.selfContainedBytes(path: decode(job).modelPath) }))
     }

@@ -38,18 +38,16 @@ struct AblationProbe {
         full = try model.plan(targets: [spec.output] + layers.map(\.layer))
         if layers.count == 1 {
             suffix = try ExecutionPlan(graph: model.graph, targets: [spec.output], fed: [first])
-            layerIsCut = !suffix.reads(spec.input)
+            layerIsCut = !suffix.reads(spec.pathStart)
         } else {
             (suffix, layerIsCut) = (full, false)
         }
-        let execution = try full.forward(feeds: [spec.input: .float(samples)])
+        let execution = try full.forward(feeds: Self.feeds(spec, samples))
         activations = try execution.tensor(first)
         original = try execution.tensor(spec.output)
         let n = samples.shape[0]
         outputWidth = original.count / max(n, 1)
-        let baseline = Tensor(shape: [1] + spec.sampleShape, storage: spec.baseline ?? [Float](repeating: 0, count: spec.sampleShape.reduce(1, *)))
-        let baselineExecution = try full.forward(feeds: [spec.input: .float(baseline)])
-        baselineActivations = try layers.map { try baselineExecution.tensor($0.layer) }
+        baselineActivations = try Self.baselineActivations(spec: spec, model: model, samples: samples, layers: layers)
         baselineActivation = baselineActivations[0]
         let predictions = AblationProbe.argmax(original, width: outputWidth)
         switch spec.target {
@@ -65,6 +63,54 @@ struct AblationProbe {
             throw AttributionError("the matrix has \(columns) columns for layer '\(first)', which is neither a column per unit nor per channel of its shape \(layerShape): pass the matrix made for this layer")
         }
         neuronLayout = layout
+    }
+
+    /// Graph feeds for packed samples (`ModelInputs`).
+    static func feeds(_ spec: AttributionSpec, _ samples: Tensor) -> [String: Value] {
+        spec.modelInputs.feeds(samples.storage, rows: samples.shape[0])
+    }
+
+    /// Each layer at the baseline: one row (1, *layerShape) when the path starts at the only input; else one
+    /// per sample (N, *layerShape), the interpolation tensor holding the baseline and the other inputs (masks,
+    /// token types) the sample's own.
+    static func baselineActivations(spec: AttributionSpec, model: ONNXModel, samples: Tensor, layers: [LayerColumns]) throws -> [Tensor] {
+        let targets = layers.map(\.layer)
+        if spec.inputs == nil {
+            let baseline = Tensor(shape: [1] + spec.sampleShape, storage: spec.baseline ?? [Float](repeating: 0, count: spec.sampleShape.reduce(1, *)))
+            let execution = try model.plan(targets: targets).forward(feeds: [spec.input: .float(baseline)])
+            return try targets.map { try execution.tensor($0) }
+        }
+        let start = spec.pathStart, n = samples.shape[0]
+        let own = feeds(spec, samples)
+        let isInput = spec.modelInputs.slot(named: start) != nil
+        let pathShape: [Int]
+        if case .float(let value)? = own[start] {
+            pathShape = Array(value.shape.dropFirst())
+        } else {
+            pathShape = Array(try model.plan(targets: [start]).forward(feeds: own).tensor(start).shape.dropFirst())
+        }
+        let one = spec.baseline ?? [Float](repeating: 0, count: pathShape.reduce(1, *))
+        let values = Tensor(shape: [n] + pathShape, storage: (0..<n).flatMap { _ in one })
+        let plan: ExecutionPlan
+        do { plan = try ExecutionPlan(graph: model.graph, targets: targets, fed: isInput ? [] : [start]) } catch let error as GraphError {
+            throw AttributionError(error.message)
+        }
+        let execution = try plan.forward(feeds: own.merging([start: .float(values)]) { $1 })
+        return try targets.map { try execution.tensor($0) }
+    }
+
+    /// Sets `neurons` of `rows` (positions in `samples`, laid out one after another in `values`) to their
+    /// baseline values: one baseline row for all, or each sample's own.
+    static func silence(_ neurons: [Int], layout: NeuronLayout, in values: inout [Float], rows: [Int], baseline: Tensor) {
+        let perSample = layout.count
+        if baseline.shape[0] == 1 {
+            layout.replace(neurons, in: &values, rows: rows.count, from: baseline.storage)
+            return
+        }
+        let offsets = neurons.flatMap(layout.elements(of:))
+        for (r, row) in rows.enumerated() {
+            for e in offsets { values[r * perSample + e] = baseline.storage[row * perSample + e] }
+        }
     }
 
     static func argmax(_ t: Tensor, width: Int) -> [Int] {
@@ -111,12 +157,12 @@ struct AblationProbe {
             }
             replacements[columns.layer] = { produced in
                 var t = produced
-                layout.replace(local, in: &t.storage, rows: t.shape[0], from: baseline.storage)
+                Self.silence(local, layout: layout, in: &t.storage, rows: rows, baseline: baseline)
                 return t
             }
         }
         let inputs = Tensor.concatenateRows(rows.map { samples.rows($0..<($0 + 1)) })
-        return try full.forward(feeds: [spec.input: .float(inputs)], replacing: replacements).tensor(spec.output)
+        return try full.forward(feeds: Self.feeds(spec, inputs), replacing: replacements).tensor(spec.output)
     }
 
     /// One layer: the part of the network after it, fed the layer with `neurons` at their baseline values.
@@ -126,12 +172,14 @@ struct AblationProbe {
         for (r, row) in rows.enumerated() {
             for j in 0..<perSample { layer[r * perSample + j] = activations.storage[row * perSample + j] }
         }
-        neuronLayout.replace(neurons, in: &layer, rows: rows.count, from: baselineActivation.storage)
+        Self.silence(neurons, layout: neuronLayout, in: &layer, rows: rows, baseline: baselineActivation)
         let ablated = Tensor(shape: [rows.count] + Array(activations.shape.dropFirst()), storage: layer)
-        if layerIsCut { return try suffix.forward(feeds: [spec.layer: .float(ablated)]).tensor(spec.output) }
         let inputs = Tensor.concatenateRows(rows.map { samples.rows($0..<($0 + 1)) })
+        // Other inputs (masks) may enter after the layer: feed them too.
+        let own = spec.inputs == nil ? [:] : Self.feeds(spec, inputs)
+        if layerIsCut { return try suffix.forward(feeds: own.merging([spec.layer: .float(ablated)]) { $1 }).tensor(spec.output) }
         let replacement: TensorReplacement = { _ in ablated }
-        return try full.forward(feeds: [spec.input: .float(inputs)], replacing: [spec.layer: replacement]).tensor(spec.output)
+        return try full.forward(feeds: Self.feeds(spec, inputs), replacing: [spec.layer: replacement]).tensor(spec.output)
     }
 
     /// Whether the intact model is correct on each sample.

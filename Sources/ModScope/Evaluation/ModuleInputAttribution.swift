@@ -31,7 +31,8 @@ struct ModuleInputAttribution {
     /// The mean attribution map of `neurons` over `samples` (length = elements per sample), or nil when either is
     /// empty.
     func meanMap(neurons: [Int], samples: [Int]) throws -> [Float]? {
-        guard !neurons.isEmpty, !samples.isEmpty else { return nil }
+        // Maps are drawn over one float input; a model with several (or integer) inputs has none.
+        guard spec.inputs == nil, !neurons.isEmpty, !samples.isEmpty else { return nil }
         let perSample = spec.sampleShape.reduce(1, *)
         let rows = samples.count > maxSamples ? (0..<maxSamples).map { samples[$0 * samples.count / maxSamples] } : samples
         let baseline = spec.baseline ?? [Float](repeating: 0, count: perSample)

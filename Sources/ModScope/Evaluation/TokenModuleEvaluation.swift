@@ -104,10 +104,10 @@ struct TokenModuleEvaluator {
         for row in members { counts[ids[row], default: 0] += 1 }
         let top = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(topTokens)
         let shown = top.map { TokenSummary.Count(id: $0.key, text: vocabulary?.text($0.key), count: $0.value) }
-        // Contexts: evenly spaced members, one per sample.
+        // Contexts: members at the middles of `examples` equal parts of the list, one per sample.
         var seen = Set<Int>(), contexts: [String] = []
-        for index in stride(from: 0, to: members.count, by: max(1, members.count / max(examples, 1))) where contexts.count < examples {
-            let row = members[index], sample = row / rows.positions
+        for part in 0..<min(examples, members.count) {
+            let row = members[(2 * part + 1) * members.count / (2 * examples)], sample = row / rows.positions
             guard seen.insert(sample).inserted else { continue }
             let words = (0..<rows.positions).compactMap { p -> String? in
                 let r = sample * rows.positions + p

@@ -139,7 +139,8 @@ public struct AnalysisPipeline {
         case .evaluate:
             let result = try loadBiclusterResult()
             let model = try ONNXModel.load(path: parameters.modelPath)
-            let table = try ModelSamples.open(model: model, path: parameters.dataPath, key: parameters.dataKey).table
+            let table = try ModelSamples.table(
+                for: parameters.spec, modelPath: parameters.modelPath, dataPath: parameters.dataPath, dataKey: parameters.dataKey)
             let labels = try parameters.labelsPath.map { try readLabels(path: $0) }
             let progress = StageProgress(label: "evaluate", total: result.modules.count, unit: "modules", quiet: quiet)
             if parameters.spec.rowsPerSample != nil {
@@ -191,11 +192,12 @@ public struct AnalysisPipeline {
     /// A short plain-text summary of the modules from evaluation.json (printed at the end of a run).
     public func summary() throws -> String {
         let evaluation = try JSONDecoder().decode(Evaluation.self, from: Data(contentsOf: evaluationURL))
-        var lines = ["\(evaluation.modules.count) modules at layer \(evaluation.layer) (\(evaluation.method), \(evaluation.samples) samples × \(evaluation.neurons) neurons)"]
+        let rows = evaluation.tokenPositions == nil ? "samples" : "token rows"
+        var lines = ["\(evaluation.modules.count) modules at layer \(evaluation.layer) (\(evaluation.method), \(evaluation.samples) \(rows) × \(evaluation.neurons) neurons)"]
         if let nmi = evaluation.labelNMI {
             lines.append(String(format: "label NMI %.3f, ARI %.3f (labels were not used to find the modules)", nmi, evaluation.labelARI ?? 0))
         }
-        lines.append("  module  samples  neurons  stability  majority label    ablation: own drop / others / random")
+        lines.append("  module  \(evaluation.tokenPositions == nil ? "samples" : "   rows")  neurons  stability  majority label    ablation: own drop / others / random")
         for module in evaluation.modules {
             let label = module.labels.map { String(format: "%d (%.0f%%)", $0.majority, $0.purity * 100) } ?? "–"
             let ablation = module.ablation.map {
@@ -206,6 +208,9 @@ public struct AnalysisPipeline {
                 String(format: "  %6d  %7d  %7d  ", module.id, module.sampleCount, module.neuronCount)
                     + stability.padding(toLength: 11, withPad: " ", startingAt: 0)
                     + label.padding(toLength: 17, withPad: " ", startingAt: 0) + ablation)
+            if let tokens = module.tokens, !tokens.tokens.isEmpty {
+                lines.append("          tokens: " + tokens.tokens.prefix(8).map { "\($0.text ?? "#\($0.id)") \($0.count)" }.joined(separator: ", "))
+            }
         }
         lines.append("report: \(reportURL.path)")
         return lines.joined(separator: "\n")

@@ -38,11 +38,8 @@ public enum AttributionJobKind {
             makeComputer: { job in try Computer(parameters: decode(job)) },
             makeSampleSource: { job in
                 let parameters = try decode(job)
-                guard parameters.spec.inputs != nil else {
-                    return Samples(table: try openSampleTable(path: parameters.dataPath, key: parameters.dataKey))
-                }
-                let model = try ONNXModel.load(path: parameters.modelPath)
-                return Samples(table: try ModelSamples.open(model: model, path: parameters.dataPath, key: parameters.dataKey).table)
+                return Samples(table: try ModelSamples.table(
+                    for: parameters.spec, modelPath: parameters.modelPath, dataPath: parameters.dataPath, dataKey: parameters.dataKey))
             },
             loadModel: { job in
                 let parameters = try decode(job)
