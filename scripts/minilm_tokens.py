@@ -192,6 +192,9 @@ def parity(binary, st, bert, folder):
 def modules(binary, st, bert, vocab, folder):
     inputs = tokenize(st, SENTENCES)
     data = save_inputs(folder, "sentences.npz", inputs)
+    T = inputs[0].shape[1]
+    base = save_inputs(folder, "pad.npz", [torch.full((1, T), st.tokenizer.pad_token_id), torch.ones(1, T, dtype=torch.int64),
+                                           torch.zeros(1, T, dtype=torch.int64)])
     np.save(os.path.join(folder, "topics.npy"), np.array(TOPIC_OF, dtype=np.int64))
     ids_model = FromIds(bert).eval()
     onnx_path = os.path.join(folder, "minilm_dynamo.onnx")
@@ -204,7 +207,7 @@ def modules(binary, st, bert, vocab, folder):
     tensor = layer_tensor(onnx_path, {n: t[:4].numpy() for n, t in zip(NAMES, inputs)}, store["a"].numpy())
     run = os.path.join(folder, "run")
     command = [binary, "run", "--model", onnx_path, "--data", data, "--layer", tensor, "--granularity", "token",
-               "--method", "grad-x-act", "--labels", os.path.join(folder, "topics.npy"), "--vocab", vocab,
+               "--baseline", base, "--method", os.environ.get("MINILM_METHOD", "grad-x-act"), "--steps", os.environ.get("MINILM_STEPS", "16"), "--labels", os.path.join(folder, "topics.npy"), "--vocab", vocab,
                "--k", "auto", "--k-range", "4..10", "--out", run]
     print(f"modules: {len(SENTENCES)} sentences, {int(inputs[1].sum())} tokens; {' '.join(command[1:])}")
     started = time.time()

@@ -48,6 +48,10 @@ import Testing
         let evaluation = try JSONSerialization.jsonObject(with: Data(contentsOf: one.appendingPathComponent("evaluation.json"))) as! [String: Any]
         #expect(evaluation["token_positions"] as? Int == 8)
         #expect(evaluation["padding_rows"] as? Int == mask.filter { $0 == 0 }.count)
+        // Resuming the finished run checks the (N·T, D) matrix against the journal and recomputes nothing.
+        let resumed = try ModScopeBinary.run(["resume", one.path, "--quiet"], timeout: 240)
+        #expect(resumed.status == 0, "\(resumed.standardError)")
+        #expect(try Data(contentsOf: one.appendingPathComponent("matrix.npy")) == matrix)
         let report = try String(contentsOf: one.appendingPathComponent("report.html"), encoding: .utf8)
         #expect(report.contains("<b>tokens</b>"))
         #expect(report.contains("token rows (8 positions per sample"))

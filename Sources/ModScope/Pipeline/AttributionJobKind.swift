@@ -91,6 +91,10 @@ public enum AttributionJobKind {
             "seed": String(p.analysis.seed),
         ]
         if let labels = p.labelsPath { summary["labels"] = labels }
+        if let granularity = p.spec.configuration.granularity { summary["granularity"] = granularity.rawValue }
+        if let inputs = p.spec.inputs { summary["inputs"] = inputs.slots.map(\.name).joined(separator: ", ") }
+        if let start = p.spec.interpolateAt { summary["interpolate_at"] = start }
+        if let vocab = p.analysis.vocab { summary["vocab"] = vocab }
         if let note = p.evaluationNote { summary["evaluation"] = note }
         if let key = p.dataKey { summary["data_key"] = key }
         return summary
