@@ -48,7 +48,8 @@ struct AttributeCommand: ParsableCommand {
             let spec = try runner.run()
             if timing { StandardError.write("compute_seconds=\(runner.computeSeconds)\n") }
             if !quiet {
-                StandardError.write("wrote \(out): \(spec.rowCount) samples × \(spec.neuronCount) neurons (layer \(spec.layer), \(spec.configuration.method.rawValue))\n")
+                let rows = spec.rowsPerSample.map { "\(spec.matrixRowCount) token rows (\(spec.rowCount) samples × \($0) positions)" } ?? "\(spec.rowCount) samples"
+                StandardError.write("wrote \(out): \(rows) × \(spec.neuronCount) neurons (layer \(spec.layer), \(spec.configuration.method.rawValue))\n")
             }
         }
     }

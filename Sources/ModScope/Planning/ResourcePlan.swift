@@ -99,6 +99,8 @@ public enum AttributionCalibrator {
 public struct ResourcePlan: Codable, Sendable {
     public var samples: Int
     public var neurons: Int
+    /// Matrix rows: `samples`, or samples × positions with `--granularity token`.
+    public var matrixRows: Int
     public var matrixBytes: Int
     public var workers: Int
     public var workerThreads: Int
@@ -124,6 +126,7 @@ public struct ResourcePlan: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case samples, neurons, workers
+        case matrixRows = "matrix_rows"
         case matrixBytes = "matrix_bytes"
         case workerThreads = "worker_threads"
         case peakMemoryBytesPerWorker = "peak_memory_bytes_per_worker"
@@ -146,6 +149,7 @@ public struct ResourcePlan: Codable, Sendable {
     ) throws {
         samples = spec.rowCount
         neurons = spec.neuronCount
+        matrixRows = spec.matrixRowCount
         matrixBytes = spec.matrixRowCount * spec.neuronCount * MemoryMath.floatBytes + NPYHeaderSize.bytes
         self.workers = workers
         self.workerThreads = workerThreads
@@ -199,7 +203,8 @@ public struct ResourcePlan: Codable, Sendable {
             s < 120 ? String(format: "%.1f s", s) : s < 7200 ? String(format: "%.1f min", s / 60) : String(format: "%.1f h", s / 3600)
         }
         var lines = [
-            "matrix: \(samples) samples × \(neurons) neurons = \(mb(matrixBytes))",
+            (matrixRows == samples ? "matrix: \(samples) samples" : "matrix: \(matrixRows) token rows (\(samples) samples)")
+                + " × \(neurons) neurons = \(mb(matrixBytes))",
             "calibration: \(calibrationSamples) samples on 1 thread, \(String(format: "%.3g", secondsPerSample * 1000)) ms per sample; base \(mb(baseMemoryBytes)), \(mb(blockMemoryBytes)) per block thread",
             "peak memory per worker (--worker-threads \(workerThreads)): \(mb(peakMemoryBytesPerWorker))"
                 + (availableMemoryBytes.map { " (available: \(mb($0)))" } ?? ""),
