@@ -23,6 +23,7 @@ import torch.nn as nn
 from captum.attr import LayerConductance, LayerDeepLift
 
 THREADS = 2
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 torch.set_num_threads(THREADS)
 torch.manual_seed(0)
@@ -161,13 +162,73 @@ def resnet_cases(binary, folder):
              modscope_rate(binary, model_path, data_path, "/layer3/layer3.1/relu_1/Relu_output_0", "conductance", len(x)))]
 
 
-CASES = {"digits": digits_cases, "mlp": mlp_cases, "resnet18": resnet_cases}
+BERT_SAMPLES, BERT_TOKENS = 32, 32
+
+
+class BertFromEmbeddings(nn.Module):
+    """Captum's view of the encoder: inputs_embeds first, the attention mask as an additional argument."""
+
+    def __init__(self, hf):
+        super().__init__()
+        self.hf = hf
+
+    def forward(self, embeds, mask):
+        return self.hf(inputs_embeds=embeds, attention_mask=mask).logits
+
+
+class BertFromIds(nn.Module):
+    def __init__(self, hf):
+        super().__init__()
+        self.hf = hf
+
+    def forward(self, input_ids, attention_mask):
+        return self.hf(input_ids=input_ids, attention_mask=attention_mask).logits
+
+
+def bert_cases(binary, folder):
+    """A 4-layer BERT encoder (hidden 256, 4 heads, FFN 1024, random weights) on BERT_SAMPLES sequences of
+    BERT_TOKENS tokens, conductance at layer 1's FFN GELU; the path at the word embeddings with a zero baseline
+    on both sides (Captum on a wrapper run from inputs_embeds, the mask as an additional forward argument)."""
+    from transformers import BertConfig, BertForSequenceClassification
+    from make_token_fixtures import export, layer_tensor
+    torch.manual_seed(0)
+    hf = BertForSequenceClassification(BertConfig(
+        attn_implementation="eager", vocab_size=1000, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
+        intermediate_size=1024, max_position_embeddings=64, num_labels=2)).eval()
+    ids = torch.randint(1, 1000, (BERT_SAMPLES, BERT_TOKENS))
+    mask = torch.ones_like(ids)
+    data_path, model_path = os.path.join(folder, "bert.npz"), os.path.join(folder, "bert.onnx")
+    np.savez(data_path, input_ids=ids.numpy(), attention_mask=mask.numpy())
+    export(BertFromIds(hf).eval(), [ids, mask], ["input_ids", "attention_mask"], model_path, "legacy")
+    embeds_model = BertFromEmbeddings(hf).eval()
+    layer = embeds_model.hf.bert.encoder.layer[1].intermediate.intermediate_act_fn
+    store = {}
+    hook = layer.register_forward_hook(lambda m, i, o: store.__setitem__("a", o.detach()))
+    with torch.no_grad():
+        embeds = hf.bert.embeddings.word_embeddings(ids)
+        targets = embeds_model(embeds, mask).argmax(1)
+    hook.remove()
+    tensor = layer_tensor(model_path, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}, store["a"].numpy())
+    algorithm = LayerConductance(embeds_model, layer)
+    def one(lo, batch=16):
+        return algorithm.attribute(embeds[lo:lo + batch], target=targets[lo:lo + batch], n_steps=50,
+                                   additional_forward_args=(mask[lo:lo + batch],))
+    one(0)
+    start = time.perf_counter()
+    for lo in range(0, BERT_SAMPLES, 16):
+        one(lo)
+    captum = BERT_SAMPLES / (time.perf_counter() - start)
+    return [(f"BERT 4x256, {BERT_TOKENS} tokens @ layer 1 FFN GELU", "conductance", captum,
+             modscope_rate(binary, model_path, data_path, tensor, "conductance", BERT_SAMPLES))]
+
+
+CASES = {"digits": digits_cases, "mlp": mlp_cases, "resnet18": resnet_cases, "bert": bert_cases}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("binary", nargs="?", default=os.path.join(ROOT, ".build/release/modscope"))
-    parser.add_argument("--cases", default="digits,mlp,resnet18", help="comma-separated: " + ",".join(CASES))
+    parser.add_argument("--cases", default="digits,mlp,resnet18,bert", help="comma-separated: " + ",".join(CASES))
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
