@@ -75,7 +75,8 @@ enum BackwardRules {
         return Tensor(shape: input.shape, storage: result)
     }
 
-    /// The product rule. A Mul or MatMul of two tensors that both vary with the layer is bilinear:
+    /// The product rule. An op the registry marks `bilinear` (Mul, MatMul, two-operand Einsum) of two tensors
+    /// that both vary with the layer:
     /// Δ(a·b) = ā·Δb + Δa·b̄ exactly, with ā, b̄ the means of the input and baseline halves (the Shapley
     /// split of the product's two factors). Its multipliers are therefore the ordinary VJP evaluated at the
     /// averaged operands, which keeps completeness through squeeze-excitation gates, gated FFNs (SwiGLU),
@@ -83,7 +84,7 @@ enum BackwardRules {
     /// both halves of each operand replaced by their mean, or nil when the rule does not apply (a constant
     /// factor: the ordinary gradient is already exact).
     static func averagedProductContext(_ node: Graph.Node, _ context: BackwardContext) throws -> BackwardContext? {
-        guard node.opType == "Mul" || node.opType == "MatMul", context.inputs.count == 2,
+        guard node.traits.bilinear, context.inputs.count == 2,
             context.needsGradient.count == 2, context.needsGradient[0], context.needsGradient[1]
         else { return nil }
         let averaged: [Value?] = try (0..<2).map { .float(averageHalves(try context.floatInput($0))) }

@@ -15,7 +15,7 @@ public struct OperatorTraits: Sendable, Equatable, CustomStringConvertible {
         /// Moves or copies values (Reshape, Transpose, Slice, Gather): the ordinary gradient is exact.
         case shapeOnly
         /// Not covered by a DeepLIFT rule (Softmax, LayerNormalization, Div of two varying tensors): the
-        /// ordinary gradient, as DeepSHAP does; completeness is only approximate through it. (A Mul or MatMul
+        /// ordinary gradient, as DeepSHAP does; completeness is only approximate through it. (A `bilinear` op
         /// of two varying tensors is `linear` here and gets Attribution's product rule.)
         case gradient
         /// A rule of its own (MaxPool's, the SiLU unit x·σ(x)), implemented in Attribution's BackwardRules.
@@ -30,15 +30,21 @@ public struct OperatorTraits: Sendable, Equatable, CustomStringConvertible {
     /// the interpolated prefix of integrated gradients.
     public var affine: Bool
     public var deepLift: DeepLiftClass
+    /// Linear in each of its two inputs (Mul, MatMul, two-operand Einsum): when both vary, DeepLIFT's product
+    /// rule takes the VJP at the averaged operands (exact for a bilinear op; Attribution's BackwardRules).
+    public var bilinear: Bool
 
-    public init(differentiable: Bool, affine: Bool, deepLift: DeepLiftClass) {
+    public init(differentiable: Bool, affine: Bool, deepLift: DeepLiftClass, bilinear: Bool = false) {
         self.differentiable = differentiable
         self.affine = affine
         self.deepLift = deepLift
+        self.bilinear = bilinear
     }
 
     /// Gemm, Conv, Add…: affine, linear DeepLIFT rule.
     public static let linear = OperatorTraits(differentiable: true, affine: true, deepLift: .linear)
+    /// Mul, MatMul, two-operand Einsum: linear in each input alone, bilinear in both.
+    public static let bilinear = OperatorTraits(differentiable: true, affine: true, deepLift: .linear, bilinear: true)
     /// Reshape, Transpose…: affine data movement.
     public static let shapeOnly = OperatorTraits(differentiable: true, affine: true, deepLift: .shapeOnly)
     /// Slice, Gather, Concat, Pad-like movement that is not folded into the affine prefix.
@@ -53,7 +59,7 @@ public struct OperatorTraits: Sendable, Equatable, CustomStringConvertible {
     public static let nonDifferentiable = OperatorTraits(differentiable: false, affine: false, deepLift: .shapeOnly)
 
     public var description: String {
-        "\(differentiable ? "differentiable" : "not differentiable")\(affine ? ", affine" : ""), DeepLIFT \(deepLift.rawValue)"
+        "\(differentiable ? "differentiable" : "not differentiable")\(affine ? ", affine" : "")\(bilinear ? ", bilinear" : ""), DeepLIFT \(deepLift.rawValue)"
     }
 }
 

@@ -10,7 +10,7 @@ import TensorCore
 /// VJP: each operand's gradient is itself a contraction — dA = einsum(g, B → A's labels), summed back over
 /// broadcast batch labels; labels A alone carried are broadcast back.
 public struct EinsumOperator: Operator {
-    public var defaultTraits: OperatorTraits { .linear }
+    public var defaultTraits: OperatorTraits { .bilinear }
     /// One side of the equation: its labels, with the position of `...` (if any).
     struct Term: Equatable {
         var labels: [Int]

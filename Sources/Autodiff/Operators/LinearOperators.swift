@@ -106,7 +106,7 @@ public struct GemmOperator: Operator {
 /// when B (forward, dA) or the reduced output (dB of a shared B) lets the batch fold into rows.
 /// VJP: dA = Σ_broadcast g·Bᵀ, dB = Σ_broadcast Aᵀ·g.
 public struct MatMulOperator: Operator {
-    public var defaultTraits: OperatorTraits { .linear }
+    public var defaultTraits: OperatorTraits { .bilinear }
     public init() {}
 
     struct Layout {
@@ -160,7 +160,7 @@ public struct MatMulOperator: Operator {
 /// ONNX Add, Sub, Mul, Div with multidirectional broadcasting (also on INT64 shape arithmetic).
 /// VJP: Add/Sub dA = unb(g), dB = ±unb(g); Mul dA = unb(g·B), dB = unb(g·A); Div dA = unb(g/B), dB = unb(−g·A/B²).
 public struct BinaryOperator: Operator {
-    public var defaultTraits: OperatorTraits { .linear }
+    public var defaultTraits: OperatorTraits { operation == .multiply ? .bilinear : .linear }
     public var operation: BinaryOperation
     public init(_ operation: BinaryOperation) { self.operation = operation }
 
