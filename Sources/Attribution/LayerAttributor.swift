@@ -56,6 +56,9 @@ public struct LayerAttributor: Sendable {
     public let neuronCount: Int
     /// Matrix rows per sample: T for `token` granularity on a (T, D) layer, else 1.
     public let rowsPerSample: Int
+    /// Bytes of float activations one sample takes in one forward pass (graph constants excluded), measured on
+    /// the probe sample: sizes the chunks of path points (`pathPointsPerChunk`).
+    let bytesPerPathPoint: Int
 
     /// Plans: the interpolation tensor from the graph inputs (nil when it is one); forward to output, layer
     /// and the affine frontier from the interpolation tensor; the path suffix fed at the frontier; the
@@ -142,6 +145,10 @@ public struct LayerAttributor: Sendable {
         }
         pathShape = Array(pathValue.shape.dropFirst())
         layerShape = Array(layerValue.shape.dropFirst())
+        bytesPerPathPoint = probe.values.reduce(0) { total, entry in
+            guard graph.constants[entry.key] == nil, case .float(let t) = entry.value else { return total }
+            return total + t.count * MemoryLayout<Float>.size
+        }
         outputWidth = outputValue.count
         let resolved = configuration.granularity ?? (layerShape.count >= 3 ? .channel : .unit)
         if resolved == .token && layerShape.count != 2 {
@@ -303,89 +310,8 @@ public struct LayerAttributor: Sendable {
         }
     }
 
-    /// The frontier's values at each α, step-major rows k·B + i, in Captum's interpolation order:
-    /// baseline + α·(input − baseline), in Float32.
-    private func frontierPath(_ endpoints: Execution, rows b: Int, alphas: [Float]) throws -> Tensor {
-        let ends = try endpoints.tensor(frontier)
-        let (fx, fb) = (ends.rows(0..<b), ends.rows(b..<(2 * b)))
-        let difference = fx.zipMap(fb, -)
-        return Tensor.concatenateRows(alphas.map { alpha in fb.zipMap(difference) { $0 + alpha * $1 } })
-    }
-
-    /// LayerConductance: m = steps + 1 points, step-major rows k·B + i; Σ_{k<m−1} G_k ⊙ (A_{k+1} − A_k), or,
-    /// with an affine suffix, G ⊙ (A_{m−1} − A_0) from the suffix at the two end points only.
-    private func conductance(endpoints: Execution, context: PathContext, targets: [Int]) throws -> Tensor {
-        let b = context.rows
-        let m = configuration.steps + 1
-        let allAlphas = configuration.quadrature.points(m).alphas.map { Float($0) }
-        let alphas = affineSuffix ? [allAlphas[0], allAlphas[m - 1]] : allAlphas
-        let path = try frontierPath(endpoints, rows: b, alphas: alphas)
-        let execution = try suffixPlan.forward(feeds: context.feeds(tiles: alphas.count, [frontier: .float(path)]))
-        let out = try execution.tensor(output)
-        // With an affine suffix the gradient is the same at both points: seed the first only.
-        let seed = oneHot(targets, rows: b, tiles: affineSuffix ? 1 : m, like: out)
-        let g = try execution.gradients(seeds: [output: seed], withRespectTo: [layer])[layer]!
-        let a = try execution.tensor(layer)
-        let blockSize = a.count / alphas.count
-        var result = [Float](repeating: 0, count: blockSize)
-        a.storage.withUnsafeBufferPointer { av in
-            g.storage.withUnsafeBufferPointer { gv in
-                result.withUnsafeMutableBufferPointer { sum in
-                    if affineSuffix {
-                        for j in 0..<blockSize { sum[j] = gv[j] * (av[blockSize &+ j] - av[j]) }
-                        return
-                    }
-                    for k in 0..<(m - 1) {
-                        let base = k * blockSize
-                        let next = base &+ blockSize
-                        for j in 0..<blockSize { sum[j] += gv[base &+ j] * (av[next &+ j] - av[base &+ j]) }
-                    }
-                }
-            }
-        }
-        return Tensor(shape: [b] + layerShape, storage: result)
-    }
-
-    /// LayerIntegratedGradients: S_k = a(x′) + α_k(a(x) − a(x′)) for the quadrature's `steps` points;
-    /// (a(x) − a(x′)) ⊙ Σ_k w_k G_k with the weights rounded to Float32 as Captum does.
-    /// With an affine suffix every G_k is the gradient at the endpoint pass's real input, so no path is run.
-    private func integratedGradients(
-        px: Tensor, ax: Tensor, ab: Tensor, targets: [Int], endpoints: Execution, context: PathContext
-    ) throws -> Tensor {
-        let n = configuration.steps
-        let (alphas, weights) = configuration.quadrature.points(n)
-        let difference = ax.zipMap(ab, -)
-        if affineSuffix {
-            let seed = oneHot(targets, rows: ax.shape[0], tiles: 1, like: try endpoints.tensor(output))
-            let g = try endpoints.gradients(seeds: [output: seed], withRespectTo: [layer])[layer]!.rows(0..<ax.shape[0])
-            let weightSum = weights.reduce(Float(0)) { $0 + Float($1) }
-            return g.map { $0 * weightSum }.zipMap(difference, *)
-        }
-        let path = Tensor.concatenateRows(alphas.map { alpha in ab.zipMap(difference) { $0 + Float(alpha) * $1 } })
-        let execution: Execution
-        if let layerFedPlan {
-            execution = try layerFedPlan.forward(feeds: context.feeds(tiles: n, [layer: .float(path)]))
-        } else {
-            // Tensors that bypass the layer still see the real input (Captum's behaviour).
-            let tiled = Tensor.concatenateRows([Tensor](repeating: px, count: n))
-            let replacement: TensorReplacement = { _ in path }
-            execution = try endpointPlan.forward(
-                feeds: context.feeds(tiles: n, [inputName: .float(tiled)]), replacing: [layer: replacement])
-        }
-        let out = try execution.tensor(output)
-        let seed = oneHot(targets, rows: ax.shape[0], tiles: n, like: out)
-        let g = try execution.gradients(seeds: [output: seed], withRespectTo: [layer])[layer]!
-        let blockSize = ax.count
-        var total = [Float](repeating: 0, count: blockSize)
-        for k in 0..<n {
-            let w = Float(weights[k])
-            for j in 0..<blockSize { total[j] += g.storage[k * blockSize + j] * w }
-        }
-        return Tensor(shape: ax.shape, storage: total).zipMap(difference, *)
-    }
-
     /// (rows × tiles, *output) seed with 1 at each row's target unit; rows are step-major.
-    private func oneHot(_ targets: [Int], rows: Int, tiles: Int, like out: Tensor) -> Tensor {
+    func oneHot(_ targets: [Int], rows: Int, tiles: Int, like out: Tensor) -> Tensor {
         var seed = Tensor(zeros: out.shape)
         for tile in 0..<tiles {
             for i in 0..<rows { seed.storage[(tile * rows + i) * outputWidth + targets[i]] = 1 }
