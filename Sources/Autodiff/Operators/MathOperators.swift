@@ -31,15 +31,36 @@ public struct UnaryOperator: ElementwiseFunction {
             return [.int(IntTensor(shape: t.shape, storage: t.storage.map { kind == .neg ? -$0 : Swift.abs($0) }))]
         }
         let x = try inputs.float(0)
-        return [.float(x.map(function))]
+        switch kind {
+        case .erf: return [.float(Self.apply(x) { Self.erf($0) })]
+        case .gelu(tanhApproximation: false): return [.float(Self.apply(x) { 0.5 * $0 * (1 + Self.erf($0 * Self.inverseSqrt2)) })]
+        default: return [.float(x.map(function))]
+        }
     }
+
+    /// y = f(x) over the storage in one loop the compiler can vectorise (no call per element).
+    @inline(__always)
+    static func apply(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
+        var y = [Float](repeating: 0, count: x.count)
+        x.storage.withUnsafeBufferPointer { source in
+            y.withUnsafeMutableBufferPointer { target in
+                for i in 0..<source.count { target[i] = f(source[i]) }
+            }
+        }
+        return Tensor(shape: x.shape, storage: y)
+    }
+
+    /// erf: glibc's erff (≤ 1 ulp). A branch-free rational approximation (Eigen's) was 17% faster on BERT but,
+    /// at ~6 ulp, put conductance on all-MiniLM-L6-v2 farther from float64 Captum than Captum's float32 run.
+    @inline(__always)
+    static func erf(_ value: Float) -> Float { erff(value) }
 
     func function(_ x: Float) -> Float {
         switch kind {
         case .gelu(let approximate):
             if approximate { return 0.5 * x * (1 + tanhf(Self.tanhScale * (x + Self.tanhCubic * x * x * x))) }
-            return 0.5 * x * (1 + erff(x * Self.inverseSqrt2))
-        case .erf: return erff(x)
+            return 0.5 * x * (1 + Self.erf(x * Self.inverseSqrt2))
+        case .erf: return Self.erf(x)
         case .sqrt: return x.squareRoot()
         case .reciprocal: return 1 / x
         case .neg: return -x
@@ -60,7 +81,7 @@ public struct UnaryOperator: ElementwiseFunction {
                 let t = tanhf(Self.tanhScale * (x + Self.tanhCubic * x * x * x))
                 return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * Self.tanhScale * (1 + 3 * Self.tanhCubic * x * x)
             }
-            return 0.5 * (1 + erff(x * Self.inverseSqrt2)) + x * Self.inverseSqrt2Pi * expf(-0.5 * x * x)
+            return 0.5 * (1 + Self.erf(x * Self.inverseSqrt2)) + x * Self.inverseSqrt2Pi * expf(-0.5 * x * x)
         case .erf: return Self.twoOverSqrtPi * expf(-x * x)
         case .sqrt: return 0.5 / y
         case .reciprocal: return -y * y
