@@ -125,7 +125,13 @@ extension Tensor {
                         return
                     }
                     Broadcasting.forEachRun(outShape: outShape, aStrides: aStrides, bStrides: bStrides) { o, ia, ib, count, sa, sb in
-                        for i in 0..<count { out[o + i] = operation.apply(pa[ia + i * sa], pb[ib + i * sb]) }
+                        // The operation is chosen once per run, so each inner loop is a plain (vectorisable) loop.
+                        switch operation {
+                        case .add: for i in 0..<count { out[o + i] = pa[ia + i * sa] + pb[ib + i * sb] }
+                        case .subtract: for i in 0..<count { out[o + i] = pa[ia + i * sa] - pb[ib + i * sb] }
+                        case .multiply: for i in 0..<count { out[o + i] = pa[ia + i * sa] * pb[ib + i * sb] }
+                        case .divide: for i in 0..<count { out[o + i] = pa[ia + i * sa] / pb[ib + i * sb] }
+                        }
                     }
                 }
             }
