@@ -41,7 +41,7 @@ struct AttributionOptions: ParsableArguments {
     @Option(help: "The float tensor where conductance and integrated-gradients take the straight path from baseline to input (DeepLIFT's reference point). Every other input (attention mask, token types) stays the sample's own. Default: the model's float input; for a token model, the word-embedding output (`modscope inspect` shows it).")
     var interpolateAt: String?
 
-    @Option(help: "unit: one column per element (C·H·W, or T·D for a (T, D) sequence layer); channel: sums each channel over H, W, or each of the D features over the T positions ; token (for a (T, D) layer): one row per (sample, position), row n·T + t, with D columns (default: channel for (C, H, W) layers, unit otherwise; channels-last tensors need unit).")
+    @Option(help: "unit: one column per element (C·H·W, or T·D for a (T, D) sequence layer); channel: sums each channel over H, W, or each of the D features over the T positions; token (for a (T, D) layer): one row per (sample, position), row n·T + t, with D columns (default: channel for (C, H, W) layers, unit otherwise; channels-last tensors need unit).")
     var granularity: Granularity?
 
     func validate() throws {
