@@ -3,7 +3,9 @@ import Foundation
 /// What a run computes: an opaque job the runtime shards and moves without interpreting it.
 ///
 /// Persisted in RUN/run.json (so `resume` needs nothing but the run folder) and sent to every worker in WELCOME.
-/// Only the `ShardComputer` and `JobKind` registered for `kind` read `parameters`.
+/// Only the `ShardComputer` and `JobKind` registered for `kind` read `parameters`. In JSON, `parameters` is the
+/// parameters' own JSON object, readable in run.json; folders written before hold base64 of the same JSON, which
+/// is still read.
 public struct JobSpec: Codable, Sendable, Equatable {
     /// The registered kind: "synthetic" (built in) or "attribution" (registered by the ModScope library).
     public var kind: String
@@ -41,6 +43,48 @@ public struct JobSpec: Codable, Sendable, Equatable {
         self.sampleElementsPerRow = sampleElementsPerRow
         self.columns = columns
         self.shardSize = shardSize
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, parameters, modelHash, rowCount, sampleElementsPerRow, columns, shardSize, matrixRowsPerRow
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try c.decode(String.self, forKey: .kind)
+        switch try c.decode(JSONValue.self, forKey: .parameters) {
+        case .string(let base64):  // older run folders
+            guard let bytes = Data(base64Encoded: base64) else {
+                throw DecodingError.dataCorruptedError(forKey: .parameters, in: c, debugDescription: "parameters are neither JSON nor base64")
+            }
+            parameters = bytes
+        case let value:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            parameters = try encoder.encode(value)
+        }
+        modelHash = try c.decodeIfPresent(String.self, forKey: .modelHash)
+        rowCount = try c.decode(Int.self, forKey: .rowCount)
+        sampleElementsPerRow = try c.decode(Int.self, forKey: .sampleElementsPerRow)
+        columns = try c.decode(Int.self, forKey: .columns)
+        shardSize = try c.decode(Int.self, forKey: .shardSize)
+        matrixRowsPerRow = try c.decodeIfPresent(Int.self, forKey: .matrixRowsPerRow)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        if let value = try? JSONDecoder().decode(JSONValue.self, from: parameters), case .object = value {
+            try c.encode(value, forKey: .parameters)
+        } else {
+            try c.encode(parameters.base64EncodedString(), forKey: .parameters)
+        }
+        try c.encodeIfPresent(modelHash, forKey: .modelHash)
+        try c.encode(rowCount, forKey: .rowCount)
+        try c.encode(sampleElementsPerRow, forKey: .sampleElementsPerRow)
+        try c.encode(columns, forKey: .columns)
+        try c.encode(shardSize, forKey: .shardSize)
+        try c.encodeIfPresent(matrixRowsPerRow, forKey: .matrixRowsPerRow)
     }
 
     /// Checks the shape fields; throws a message naming the bad value.

@@ -199,3 +199,29 @@ extension WireCodecTests {
         #expect(throws: RuntimeError.self) { try WireCodec.decode(Self.resealed(frames)) }
     }
 }
+
+/// run.json stores a job's parameters as readable JSON; older folders hold base64 and are still read.
+@Suite struct JobSpecEncodingTests {
+    static let parameters = #"{"a":1,"b":0,"c":true,"d":1.5,"e":18446744073709551615,"f":-3,"g":"text","h":[1,2.25,null],"i":{"j":1e-10}}"#
+
+    @Test func parametersAreWrittenAsJSONAndRoundTripExactly() throws {
+        let job = JobSpec(kind: "k", parameters: Data(Self.parameters.utf8), rowCount: 3, sampleElementsPerRow: 2, columns: 4, shardSize: 1)
+        let encoded = try JSONEncoder().encode(job)
+        let object = try JSONSerialization.jsonObject(with: encoded) as! [String: Any]
+        #expect(object["parameters"] is [String: Any], "parameters must be a JSON object in run.json")
+        let decoded = try JSONDecoder().decode(JobSpec.self, from: encoded)
+        let original = try JSONSerialization.jsonObject(with: Data(Self.parameters.utf8)) as! NSDictionary
+        let back = try JSONSerialization.jsonObject(with: decoded.parameters) as! NSDictionary
+        #expect(back == original)
+        let text = String(decoding: decoded.parameters, as: UTF8.self)
+        #expect(text.contains(#""a":1"#) && text.contains(#""b":0"#) && text.contains(#""c":true"#))
+        #expect(text.contains("18446744073709551615"))
+    }
+
+    @Test func base64ParametersOfOlderRunFoldersAreRead() throws {
+        let base64 = Data(Self.parameters.utf8).base64EncodedString()
+        let json = #"{"kind":"k","parameters":"\#(base64)","rowCount":3,"sampleElementsPerRow":2,"columns":4,"shardSize":1}"#
+        let decoded = try JSONDecoder().decode(JobSpec.self, from: Data(json.utf8))
+        #expect(decoded.parameters == Data(Self.parameters.utf8))
+    }
+}
