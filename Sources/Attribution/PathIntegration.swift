@@ -119,3 +119,22 @@ extension LayerAttributor {
         return Tensor(shape: ax.shape, storage: total).zipMap(difference, *)
     }
 }
+
+extension LayerAttributor {
+    /// A generous estimate of one block's working memory before any block has run: the activations of its
+    /// largest batch of rows (a chunk of path points, [x; x′] for DeepLIFT, the block itself otherwise) three
+    /// times over (forward values, gradients, temporaries), plus the block's per-layer sums. `attribute` uses
+    /// it only to decide whether the memory calibration may run several blocks at once.
+    public func estimatedBlockBytes(rows b: Int) -> Int {
+        let points: Int
+        switch configuration.method {
+        case .conductance, .integratedGradients:
+            let total = configuration.method.rowsPerSample(steps: configuration.steps)
+            points = affineSuffix ? 2 : pathPointsPerChunk(rows: b, total: total)
+        default:
+            points = configuration.method.rowsPerSample(steps: configuration.steps)
+        }
+        let layerBytes = b * layerShape.reduce(1, *) * MemoryLayout<Float>.size
+        return 3 * points * b * bytesPerPathPoint + 4 * layerBytes
+    }
+}

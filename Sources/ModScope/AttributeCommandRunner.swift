@@ -58,8 +58,14 @@ public struct AttributeCommandRunner {
         let loopStart = DispatchTime.now()
         var firstRow = 0
         if batchSize == nil {
-            // The first block, on one thread, measures the memory a block takes; its rows are kept.
-            let calibration = try AttributionCalibrator.calibrate(spec: spec, model: model, table: table, samples: 0) { range, output in
+            // The first block alone on one thread measures the memory a block takes; when even a generous
+            // estimate of `threads` blocks fits in half the available memory, the first `threads` blocks run at
+            // once instead, so a short run is not half single-threaded.
+            let estimate = computer.estimatedBlockBytes
+            let concurrent = threads > 1 && (ProcessMemory.availableBytes.map { threads * estimate * 2 <= $0 } ?? false) ? threads : 1
+            let calibration = try AttributionCalibrator.calibrate(
+                spec: spec, model: model, table: table, samples: 0, concurrentBlocks: concurrent
+            ) { range, output in
                 try writer.writeRows(startingAt: range.lowerBound * rowsPerSample, output.attributions)
                 delta.append(contentsOf: output.delta ?? [])
                 progress.advance(by: range.count)

@@ -287,6 +287,11 @@ public struct AttributionComputer: Sendable {
         return notes.isEmpty ? nil : notes.joined(separator: "; ")
     }
 
+    /// `LayerAttributor.estimatedBlockBytes` of a full block, largest over the layers (they run one after another).
+    public var estimatedBlockBytes: Int {
+        blocked.map { $0.attributor.estimatedBlockBytes(rows: spec.configuration.blockSamples) }.max() ?? 0
+    }
+
     /// Rows `range` (starting at a multiple of the block size) from their samples.
     public func rows(_ range: Range<Int>, samples: [Float], progress: (@Sendable (Int) -> Void)? = nil) throws -> BlockedAttribution.Output {
         let perSample = spec.sampleShape.reduce(1, *)

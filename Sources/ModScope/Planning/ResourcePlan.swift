@@ -70,19 +70,22 @@ public enum AttributionCalibrator {
     ///   - samples: samples timed after the warm-up block (rounded up to whole blocks, at most the data size);
     ///     0 measures memory only.
     ///   - firstBlock: receives the warm-up block's output (rows 0..<blockSamples) so a caller can keep it.
+    ///   - concurrentBlocks: blocks of the warm-up run at once, one per thread (1: the first block alone); the
+    ///     memory per block is then the peak increase divided by the blocks that ran.
     public static func calibrate(
-        spec: AttributionSpec, model: ONNXModel, table: any SampleTable, samples: Int,
+        spec: AttributionSpec, model: ONNXModel, table: any SampleTable, samples: Int, concurrentBlocks: Int = 1,
         firstBlock: ((Range<Int>, BlockedAttribution.Output) throws -> Void)? = nil
     ) throws -> AttributionCalibration {
-        let computer = try AttributionComputer(spec: spec, model: model, threads: 1)
+        let computer = try AttributionComputer(spec: spec, model: model, threads: max(1, concurrentBlocks))
         let block = spec.configuration.blockSamples
-        let warmUp = 0..<min(block, spec.rowCount)
+        let warmUp = 0..<min(block * max(1, concurrentBlocks), spec.rowCount)
+        let blocksRun = (warmUp.count + block - 1) / block
         let warmUpSamples = try table.floatRows(warmUp)
         let base = ProcessMemory.residentBytes
         let reset = ProcessMemory.resetPeak()
         let before = reset ? base : ProcessMemory.peakBytes
         let output = try computer.rows(warmUp, samples: warmUpSamples)
-        let blockBytes = max(0, ProcessMemory.peakBytes - before)
+        let blockBytes = max(0, ProcessMemory.peakBytes - before) / max(1, blocksRun)
         try firstBlock?(warmUp, output)
         guard samples > 0 else { return AttributionCalibration(baseBytes: base, blockBytes: blockBytes, secondsPerSample: 0, samples: 0) }
         let count = min(spec.rowCount, max(block, (samples + block - 1) / block * block))
