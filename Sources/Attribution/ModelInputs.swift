@@ -47,6 +47,24 @@ public struct ModelInputs: Codable, Sendable, Equatable {
 
     public func slot(named name: String) -> Slot? { slots.first { $0.name == name } }
 
+    /// The first (sample, input) whose integer slot holds a value that is not an integer below 2^24 in
+    /// magnitude (such a value cannot come from checked data, only from a damaged message), or nil.
+    public func firstInvalidInteger(in packed: [Float], rows: Int) -> (sample: Int, input: String)? {
+        let limit = Float(Self.exactIntegerLimit)
+        var offset = 0
+        for slot in slots {
+            defer { offset += slot.count }
+            guard slot.isInteger else { continue }
+            for i in 0..<rows {
+                let start = i * elementsPerSample + offset
+                for value in packed[start..<(start + slot.count)] where !(value.magnitude < limit && value.rounded() == value) {
+                    return (i, slot.name)
+                }
+            }
+        }
+        return nil
+    }
+
     /// Graph feeds for `rows` packed samples (`packed` holds rows × elementsPerSample values), each input
     /// repeated `tiles` times step-major (row k·rows + i is sample i), the layout of the path methods' batches.
     public func feeds(_ packed: [Float], rows: Int, tiles: Int = 1) -> [String: Value] {

@@ -302,6 +302,10 @@ public struct AttributionComputer: Sendable {
         if let bad = firstNonFinite(in: samples) {
             throw InputError("sample \(range.lowerBound + bad / perSample) of the data contains NaN or infinity; clean the data first")
         }
+        if let bad = spec.modelInputs.firstInvalidInteger(in: samples, rows: range.count) {
+            throw InputError(
+                "sample \(range.lowerBound + bad.sample) holds a value for the integer input '\(bad.input)' that is not an integer below 2^24; the data or the message carrying it is damaged")
+        }
         let targets: [Int]?
         switch spec.target {
         case .predicted: targets = nil

@@ -87,7 +87,7 @@ struct ModelSamples {
                 throw InputError(
                     "\(name) sample \(sample), element \(element) holds id \(value), outside the embedding table '\(bound.table)' (\(bound.rows) rows: ids 0–\(bound.rows - 1)); use token ids of the model's vocabulary")
             }
-            if abs(value) >= limit {
+            if value <= -limit || value >= limit {
                 throw InputError("\(name) sample \(sample), element \(element) holds \(value); integer inputs must stay below 2^24 in magnitude")
             }
         }
