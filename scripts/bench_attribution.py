@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Attribution throughput: ModScope against Captum 0.9.0 on the same weights, in the same run, 2 threads each.
 
-Models: the digits MLP and CNN (examples/digits), a random MLP 784-1024-1024-10 and a random torchvision
-resnet18 at 64x64 (both exported here; weights are never committed).
-Methods: conductance (50 steps, Gauss-Legendre) and deeplift, at the models' hidden layers.
+Models: the digits MLP and CNN (examples/digits), a random MLP 784-1024-1024-10, a random torchvision
+resnet18 at 64x64 and a random 4-layer BERT encoder (hidden 256) with integer inputs (all exported here;
+weights are never committed).
+Methods: conductance (50 steps, Gauss-Legendre) and deeplift at the models' hidden layers (resnet18 and BERT:
+conductance only).
 Prints samples/s for both sides and the speed-up; figures go to docs/performance.md.
 
 Run (needs a release build and the venv with torch/captum/onnx/torchvision):
     swift build -c release --product modscope
-    /work/venv/bin/python scripts/bench_attribution.py .build/release/modscope [--cases digits,mlp,resnet18]
+    /work/venv/bin/python scripts/bench_attribution.py .build/release/modscope [--cases digits,mlp,resnet18,bert]
 """
 import argparse
 import os
