@@ -167,32 +167,12 @@ def resnet_cases(binary, folder):
 BERT_SAMPLES, BERT_TOKENS = 32, 32
 
 
-class BertFromEmbeddings(nn.Module):
-    """Captum's view of the encoder: inputs_embeds first, the attention mask as an additional argument."""
-
-    def __init__(self, hf):
-        super().__init__()
-        self.hf = hf
-
-    def forward(self, embeds, mask):
-        return self.hf(inputs_embeds=embeds, attention_mask=mask).logits
-
-
-class BertFromIds(nn.Module):
-    def __init__(self, hf):
-        super().__init__()
-        self.hf = hf
-
-    def forward(self, input_ids, attention_mask):
-        return self.hf(input_ids=input_ids, attention_mask=attention_mask).logits
-
-
 def bert_cases(binary, folder):
     """A 4-layer BERT encoder (hidden 256, 4 heads, FFN 1024, random weights) on BERT_SAMPLES sequences of
     BERT_TOKENS tokens, conductance at layer 1's FFN GELU; the path at the word embeddings with a zero baseline
     on both sides (Captum on a wrapper run from inputs_embeds, the mask as an additional forward argument)."""
     from transformers import BertConfig, BertForSequenceClassification
-    from make_token_fixtures import export, layer_tensor
+    from make_token_fixtures import FromEmbeddings, FromIds, export, layer_tensor
     torch.manual_seed(0)
     hf = BertForSequenceClassification(BertConfig(
         attn_implementation="eager", vocab_size=1000, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
@@ -201,8 +181,9 @@ def bert_cases(binary, folder):
     mask = torch.ones_like(ids)
     data_path, model_path = os.path.join(folder, "bert.npz"), os.path.join(folder, "bert.onnx")
     np.savez(data_path, input_ids=ids.numpy(), attention_mask=mask.numpy())
-    export(BertFromIds(hf).eval(), [ids, mask], ["input_ids", "attention_mask"], model_path, "legacy")
-    embeds_model = BertFromEmbeddings(hf).eval()
+    names = ["input_ids", "attention_mask"]
+    export(FromIds(hf, names, False).eval(), [ids, mask], names, model_path, "legacy")
+    embeds_model = FromEmbeddings(hf, names, False).eval()
     layer = embeds_model.hf.bert.encoder.layer[1].intermediate.intermediate_act_fn
     store = {}
     hook = layer.register_forward_hook(lambda m, i, o: store.__setitem__("a", o.detach()))

@@ -56,4 +56,16 @@ import Testing
         #expect(report.contains("<b>tokens</b>"))
         #expect(report.contains("token rows (8 positions per sample"))
     }
+
+    /// A --vocab that is not a readable file is refused before anything runs: one sentence, exit 2.
+    @Test func aMissingVocabularyIsRefusedWithExitTwo() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("run")
+        let result = try ModScopeBinary.run(
+            ["run"] + Self.job + ["--vocab", folder.appendingPathComponent("missing.txt").path, "--quiet", "--out", out.path])
+        #expect(result.status == 2, "\(result.standardError)")
+        #expect(result.standardError.contains("--vocab") && result.standardError.contains("is not a file"), "\(result.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: out.path), "nothing is written")
+    }
 }
